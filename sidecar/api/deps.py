@@ -1,0 +1,33 @@
+"""Dependencies: which extension database a request speaks for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+
+from sidecar.errors import InvalidInput
+from sidecar.ids import check_id
+from sidecar.storage.extension_db import ExtensionDatabase
+from sidecar.storage.registry import ExtensionRegistry
+
+EXTENSION_HEADER = "x-extension-id"
+
+
+def provide_registry(state: State) -> ExtensionRegistry:
+    registry: ExtensionRegistry = state.registry
+    return registry
+
+
+def provide_extension_db(request: Request[Any, Any, Any], state: State) -> ExtensionDatabase:
+    """The database named by ``x-extension-id``: 400 missing/malformed, 404 not registered."""
+    extension_id = request.headers.get(EXTENSION_HEADER, "")
+    if not extension_id:
+        raise InvalidInput("Extension ID is required in header: x-extension-id")
+    return provide_registry(state).get(check_id(extension_id, "extension"))
+
+
+def extension_db_by_id(registry: ExtensionRegistry, extension_id: str) -> ExtensionDatabase:
+    """For routes that carry the extension id in the path (cross-extension reads)."""
+    return registry.get(check_id(extension_id, "extension"))

@@ -1,0 +1,73 @@
+"""The one place where exceptions become HTTP responses: always ``{"error": "<message>"}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import (
+    HTTP_404_NOT_FOUND,
+    HTTP_405_METHOD_NOT_ALLOWED,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
+
+from sidecar.errors import SidecarError, Unauthorized
+
+log = logging.getLogger("sidecar.api")
+
+INTERNAL_ERROR = "Internal server error"
+
+
+def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(
+        {"error": message}, status_code=status_code, media_type=MediaType.JSON, headers=headers
+    )
+
+
+def _validation_message(exc: ValidationException) -> str:
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    parts = []
+    for problem in problems:
+        if not isinstance(problem, dict):
+            continue
+        key, message, source = problem.get("key"), problem.get("message"), problem.get("source")
+        if source == "body" and message == f"'{key}'":
+            # Litestar reports a missing body as a KeyError on the parameter name.
+            return "Request body is required (a JSON document)"
+        where = "body" if source == "body" and key == "data" else f"{source} {key}"
+        parts.append(f"{where}: {message}")
+    return "Invalid request: " + ("; ".join(parts) if parts else str(exc.detail))
+
+
+def handle_sidecar_error(_request: Request[Any, Any, Any], exc: SidecarError) -> Response[Any]:
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return error_response(exc.status_code, exc.message, headers)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ValidationException):
+        return error_response(exc.status_code, _validation_message(exc))
+    if exc.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
+        return handle_internal_error(request, exc)
+    message = {
+        HTTP_404_NOT_FOUND: "Not found",
+        HTTP_405_METHOD_NOT_ALLOWED: f"Method {request.method} is not allowed here",
+        HTTP_413_REQUEST_ENTITY_TOO_LARGE: "Request body is too large",
+    }.get(exc.status_code, exc.detail)
+    return error_response(exc.status_code, message, exc.headers)
+
+
+def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A bug: log it with its traceback, tell the client nothing about it."""
+    log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR)
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    SidecarError: handle_sidecar_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_internal_error,
+}

@@ -1,0 +1,73 @@
+"""Characters of the extension named by ``x-extension-id``."""
+
+from __future__ import annotations
+
+from litestar import Router, delete, get, post
+
+from sidecar.api.schemas import CharacterBody, DeletedCount, Success
+from sidecar.ids import check_id
+from sidecar.storage.extension_db import ExtensionDatabase
+from sidecar.tracker import entities
+from sidecar.tracker.records import Character, FullCharacter, Instance
+
+
+@get("/characters", operation_id="listCharacters", sync_to_thread=True)
+def list_characters(db: ExtensionDatabase) -> list[Character]:
+    return entities.list_characters(db)
+
+
+@get("/characters/{character_id:str}", operation_id="getCharacter", sync_to_thread=True)
+def get_character(db: ExtensionDatabase, character_id: str) -> FullCharacter:
+    """The character with all its instances and their data."""
+    return entities.full_character(db, check_id(character_id, "character"))
+
+
+@post("/characters", status_code=200, operation_id="saveCharacter", sync_to_thread=True)
+def save_character(db: ExtensionDatabase, data: CharacterBody) -> Character:
+    """Create a character, or rename an existing one (omit ``name`` to keep it)."""
+    return entities.save_character(db, check_id(data.id, "character"), data.name)
+
+
+@delete(
+    "/characters/{character_id:str}",
+    status_code=200,
+    operation_id="deleteCharacter",
+    sync_to_thread=True,
+)
+def delete_character(db: ExtensionDatabase, character_id: str) -> Success:
+    """Delete a character with its instances and their data, in one transaction."""
+    entities.delete_character(db, check_id(character_id, "character"))
+    return Success()
+
+
+@get(
+    "/characters/{character_id:str}/instances",
+    operation_id="listCharacterInstances",
+    sync_to_thread=True,
+)
+def list_character_instances(db: ExtensionDatabase, character_id: str) -> list[Instance]:
+    return entities.list_instances(db, check_id(character_id, "character"))
+
+
+@delete(
+    "/characters/{character_id:str}/instances",
+    status_code=200,
+    operation_id="deleteCharacterInstances",
+    sync_to_thread=True,
+)
+def delete_character_instances(db: ExtensionDatabase, character_id: str) -> DeletedCount:
+    count = entities.delete_instances_of(db, check_id(character_id, "character"))
+    return DeletedCount(deleted_count=count)
+
+
+router = Router(
+    "/",
+    route_handlers=[
+        list_characters,
+        get_character,
+        save_character,
+        delete_character,
+        list_character_instances,
+        delete_character_instances,
+    ],
+)

@@ -1,0 +1,90 @@
+"""Read-only access to any registered extension's data, without ``x-extension-id``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import HttpMethod, Request, Router, get, route
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
+
+from sidecar.api.deps import extension_db_by_id
+from sidecar.api.routes.data import key_from_path
+from sidecar.ids import check_id
+from sidecar.storage.registry import ExtensionRegistry
+from sidecar.tracker import data as store
+from sidecar.tracker import entities
+from sidecar.tracker.records import Character, FullCharacter, FullInstance, Instance
+
+CHARS = "/characters/{extension_id:str}"
+INSTS = "/instances/{extension_id:str}/{instance_id:str}"
+
+
+@get(CHARS, operation_id="crossListCharacters", sync_to_thread=True)
+def characters(registry: ExtensionRegistry, extension_id: str) -> list[Character]:
+    return entities.list_characters(extension_db_by_id(registry, extension_id))
+
+
+@get(CHARS + "/{character_id:str}", operation_id="crossGetCharacter", sync_to_thread=True)
+def character(registry: ExtensionRegistry, extension_id: str, character_id: str) -> FullCharacter:
+    db = extension_db_by_id(registry, extension_id)
+    return entities.full_character(db, check_id(character_id, "character"))
+
+
+@get(
+    CHARS + "/{character_id:str}/instances",
+    operation_id="crossListCharacterInstances",
+    sync_to_thread=True,
+)
+def character_instances(
+    registry: ExtensionRegistry, extension_id: str, character_id: str
+) -> list[Instance]:
+    db = extension_db_by_id(registry, extension_id)
+    return entities.list_instances(db, check_id(character_id, "character"))
+
+
+@get(INSTS, operation_id="crossGetInstance", sync_to_thread=True)
+def instance(registry: ExtensionRegistry, extension_id: str, instance_id: str) -> FullInstance:
+    db = extension_db_by_id(registry, extension_id)
+    return entities.full_instance(db, check_id(instance_id, "instance"))
+
+
+@get(INSTS + "/data", operation_id="crossGetInstanceData", sync_to_thread=True)
+def instance_data(registry: ExtensionRegistry, extension_id: str, instance_id: str) -> dict[str, Any]:
+    db = extension_db_by_id(registry, extension_id)
+    return store.get_all(db, check_id(instance_id, "instance"))
+
+
+@get(INSTS + "/data/{key:path}", operation_id="crossGetInstanceDataKey", sync_to_thread=True)
+def instance_data_key(
+    registry: ExtensionRegistry, extension_id: str, instance_id: str, key: str
+) -> dict[str, Any]:
+    db = extension_db_by_id(registry, extension_id)
+    name = key_from_path(key)
+    return {name: store.get_one(db, check_id(instance_id, "instance"), name)}
+
+
+@route(
+    "/{rest:path}",
+    http_method=list(HttpMethod),
+    include_in_schema=False,
+    sync_to_thread=False,
+)
+def read_only(request: Request[Any, Any, Any]) -> None:
+    """Everything under /cross-extension/ is read-only: other methods are 405."""
+    if request.method in ("GET", "HEAD"):
+        raise NotFoundException()
+    raise MethodNotAllowedException(headers={"Allow": "GET"})
+
+
+router = Router(
+    "/cross-extension",
+    route_handlers=[
+        characters,
+        character,
+        character_instances,
+        instance,
+        instance_data,
+        instance_data_key,
+        read_only,
+    ],
+)

@@ -1,0 +1,48 @@
+"""Registration of extensions: POST/DELETE /register, GET /extensions."""
+
+from __future__ import annotations
+
+from litestar import Router, delete, get, post
+
+from sidecar.api.schemas import DeregisterBody, ExtensionInfo, RegisterBody, SuccessMessage
+from sidecar.storage.registry import ExtensionRegistry
+from sidecar.tracker.entities import stats
+
+
+@post("/register", status_code=200, operation_id="register", sync_to_thread=True)
+def register(data: RegisterBody, registry: ExtensionRegistry) -> SuccessMessage:
+    """Register an extension and open (or create) its database. Idempotent."""
+    registry.register(data.extension_id, data.db_path)
+    return SuccessMessage(message=f"Extension {data.extension_id} registered successfully")
+
+
+@delete(
+    "/register", status_code=200, operation_id="deregister", sync_to_thread=True
+)
+def deregister(data: DeregisterBody, registry: ExtensionRegistry) -> SuccessMessage:
+    """Deregister an extension; its database file and data are kept."""
+    registry.deregister(data.extension_id)
+    return SuccessMessage(message=f"Extension {data.extension_id} deregistered successfully")
+
+
+@get("/extensions", operation_id="listExtensions", sync_to_thread=True)
+def list_extensions(registry: ExtensionRegistry) -> list[ExtensionInfo]:
+    """Every extension sidecar knows, registered or not, with row counts."""
+    result = []
+    for record in registry.registrations():
+        with registry.peek(record.extension_id) as conn:
+            counts = stats(conn) if conn is not None else None
+        result.append(
+            ExtensionInfo(
+                extension_id=record.extension_id,
+                registered=record.registered,
+                created_at=record.created_at,
+                characters=counts.characters if counts else 0,
+                instances=counts.instances if counts else 0,
+                data_keys=counts.data_keys if counts else 0,
+            )
+        )
+    return result
+
+
+router = Router("/", route_handlers=[register, deregister, list_extensions])

@@ -1,0 +1,121 @@
+"""Settings: loaded once (YAML file, then ``SIDECAR_*`` environment, then command-line flags) and
+passed to whatever needs them. Nothing reads settings at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from sidecar.errors import ConfigError
+from sidecar.locations import default_database_dir
+
+DEFAULT_PORT = 8711
+DEFAULT_CORS_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
+    token: SecretStr | None = None
+    cors_origins: list[str] = Field(default_factory=lambda: list(DEFAULT_CORS_ORIGINS))
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+    @field_validator("token")
+    @classmethod
+    def _no_empty_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None
+        return value
+
+
+class StorageSettings(_Section):
+    database_dir: Path = Field(default_factory=default_database_dir)
+    synchronous: Literal["normal", "full"] = "normal"
+    busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    @field_validator("database_dir")
+    @classmethod
+    def _expand_dir(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+
+class SillyTavernSettings(_Section):
+    data_root: Path | None = None
+
+    @field_validator("data_root")
+    @classmethod
+    def _expand_root(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().absolute()
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Settings(BaseSettings):
+    """All of sidecar's settings. Build with :func:`load_settings`, or directly in tests."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SIDECAR_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    sillytavern: SillyTavernSettings = Field(default_factory=SillyTavernSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+
+def load_settings(config_path: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Load settings with precedence: ``overrides`` (CLI flags) > environment > YAML file > defaults.
+
+    A ``config_path`` that does not exist is an error (pydantic-settings would silently ignore it),
+    and so is any unknown key, in the file or in ``overrides``.
+    """
+    if config_path is not None and not config_path.is_file():
+        raise ConfigError(f"config file not found: {config_path}")
+    yaml_file = config_path
+
+    class _Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if yaml_file is not None:
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+            return tuple(sources)
+
+    try:
+        loaded = _Loaded(**(overrides or {}))
+    except ValidationError as exc:
+        where = f" in {config_path}" if config_path else ""
+        raise ConfigError(f"invalid configuration{where}:\n{_describe(exc)}") from None
+    except ValueError as exc:  # YAML syntax errors surface as ValueError subclasses
+        raise ConfigError(f"cannot read config file {config_path}: {exc}") from None
+    return Settings.model_validate(loaded.model_dump())
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)

@@ -1,0 +1,81 @@
+"""Daemon wiring: resolve locations, build the app, serve it with uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+import uvicorn
+
+from sidecar.api.app import API_PREFIX, create_app
+from sidecar.config import Settings
+from sidecar.locations import find_sillytavern_data_root, looks_like_data_root
+
+log = logging.getLogger("sidecar")
+
+
+def resolve_data_root(settings: Settings) -> Settings:
+    """Fill in SillyTavern's data folder when it is not configured, and say what was found."""
+    root = settings.sillytavern.data_root
+    if root is not None:
+        if not looks_like_data_root(root):
+            log.warning(
+                "sillytavern.data_root %s does not look like a SillyTavern data folder "
+                "(no <user>/chats inside)",
+                root,
+            )
+        else:
+            log.info("SillyTavern data folder: %s", root)
+        return settings
+    found = find_sillytavern_data_root()
+    if found is None:
+        log.warning(
+            "SillyTavern data folder not found in the usual places; chats will not be indexed. "
+            "Set sillytavern.data_root in the config file or pass --data-root <SillyTavern>/data"
+        )
+        return settings
+    log.info("SillyTavern data folder (found automatically): %s", found)
+    section = settings.sillytavern.model_copy(update={"data_root": found})
+    return settings.model_copy(update={"sillytavern": section})
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM; returns the process exit code."""
+    settings = resolve_data_root(settings)
+    api = settings.api
+    log.info("database folder: %s", settings.storage.database_dir)
+    if not _is_loopback(api.host) and api.token is None:
+        log.warning(
+            "listening on %s without api.token: anyone who can reach this port can read and "
+            "change every extension's data",
+            api.host,
+        )
+    log.info(
+        "serving http://%s:%d%s (token %s)",
+        api.host,
+        api.port,
+        API_PREFIX,
+        "required" if api.token else "not required",
+    )
+    config = uvicorn.Config(
+        create_app(settings),
+        host=api.host,
+        port=api.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1

@@ -1,0 +1,1 @@
+"""SQLite storage: engines, schemas, the registry of extension databases."""

@@ -1,0 +1,216 @@
+"""The registry of extension databases: which extensions are registered, where their files are.
+
+Registrations live in ``<database_dir>/sidecar.registry.db`` so they survive restarts. The dot in
+that name keeps it out of reach of any extension id (ids never contain dots) and of ``dbPath``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
+
+from sidecar.clock import utc_now_iso
+from sidecar.errors import Conflict, InvalidInput, NotFound
+from sidecar.ids import check_id
+from sidecar.storage.extension_db import ExtensionDatabase
+from sidecar.storage.schema import RegistryBase, extension_records
+from sidecar.storage.sqlite import SqliteOptions, read_engine, write_engine
+
+log = logging.getLogger(__name__)
+
+REGISTRY_FILE = "sidecar.registry.db"
+_DB_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}\.db", re.ASCII)
+
+
+@dataclass(frozen=True)
+class Registration:
+    extension_id: str
+    db_file: str
+    registered: bool
+    created_at: str
+
+
+def not_registered(extension_id: str) -> NotFound:
+    return NotFound(f"Database not found for extension: {extension_id}")
+
+
+class ExtensionRegistry:
+    """Opens, creates and closes extension databases; every path it touches is inside
+    ``database_dir`` and derived from a validated id or a validated ``dbPath``."""
+
+    def __init__(self, database_dir: Path, options: SqliteOptions) -> None:
+        self.database_dir = database_dir
+        self._options = options
+        self._lock = threading.RLock()
+        self._records: dict[str, Registration] = {}
+        self._open: dict[str, ExtensionDatabase] = {}
+        self._engine: Engine | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def open(self) -> None:
+        self.database_dir.mkdir(parents=True, exist_ok=True)
+        self._engine = write_engine(self.database_dir / REGISTRY_FILE, self._options)
+        with self._engine.begin() as conn:
+            RegistryBase.metadata.create_all(conn)
+            rows = conn.execute(select(extension_records)).mappings().all()
+        self._records = {
+            row["extension_id"]: Registration(
+                row["extension_id"], row["db_file"], bool(row["registered"]), row["created_at"]
+            )
+            for row in rows
+        }
+        registered = sum(1 for r in self._records.values() if r.registered)
+        log.info("database folder %s: %d registered extension(s)", self.database_dir, registered)
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._open.values():
+                db.close()
+            self._open.clear()
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def get(self, extension_id: str) -> ExtensionDatabase:
+        """The open database of a registered extension; 404 when it is not registered."""
+        db = self._open.get(extension_id)
+        if db is not None:
+            return db
+        with self._lock:
+            record = self._records.get(extension_id)
+            if record is None or not record.registered:
+                raise not_registered(extension_id)
+            return self._open_db(record)
+
+    def registrations(self) -> list[Registration]:
+        with self._lock:
+            return sorted(self._records.values(), key=lambda r: (r.created_at, r.extension_id))
+
+    @contextmanager
+    def peek(self, extension_id: str) -> Iterator[Connection | None]:
+        """A read-only connection to any known extension's file, registered or not (None when
+        the file is gone). Does not open the database for requests."""
+        with self._lock:
+            record = self._records.get(extension_id)
+            db = self._open.get(extension_id)
+        if record is None:
+            raise not_registered(extension_id)
+        if db is not None:
+            with db.read() as conn:
+                yield conn
+            return
+        path = self.database_dir / record.db_file
+        if not path.is_file():
+            yield None
+            return
+        engine = read_engine(path, self._options, pool_size=1)
+        try:
+            with engine.begin() as conn:
+                yield conn
+        finally:
+            engine.dispose()
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def register(self, extension_id: str, db_path: str | None = None) -> None:
+        """Register (idempotently) and open or create the database file."""
+        check_id(extension_id, "extension")
+        db_file = self._db_file_for(extension_id, db_path)
+        with self._lock:
+            for other in self._records.values():
+                if other.db_file == db_file and other.extension_id != extension_id:
+                    raise Conflict(
+                        f"dbPath {db_file} is already used by extension {other.extension_id}"
+                    )
+            now = utc_now_iso()
+            current = self._records.get(extension_id)
+            if current is not None and current.registered and current.db_file == db_file:
+                self._open_db(current)
+                return
+            if current is not None and current.db_file != db_file:
+                self._close_db(extension_id)
+            record = (
+                Registration(extension_id, db_file, True, now)
+                if current is None
+                else replace(current, db_file=db_file, registered=True)
+            )
+            self._open_db(record)
+            self._save(record, now)
+            self._records[extension_id] = record
+        log.info("registered extension %s (%s)", extension_id, db_file)
+
+    def deregister(self, extension_id: str) -> None:
+        """Forget the registration and close the database; the file and its data stay."""
+        check_id(extension_id, "extension")
+        with self._lock:
+            current = self._records.get(extension_id)
+            if current is None or not current.registered:
+                raise not_registered(extension_id)
+            record = replace(current, registered=False)
+            self._save(record, utc_now_iso())
+            self._records[extension_id] = record
+            self._close_db(extension_id)
+        log.info("deregistered extension %s", extension_id)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _db_file_for(self, extension_id: str, db_path: str | None) -> str:
+        name = f"{extension_id}.db" if db_path is None else db_path
+        if db_path is not None and (
+            not _DB_FILE.fullmatch(db_path) or ".." in db_path or db_path == REGISTRY_FILE
+        ):
+            raise InvalidInput(
+                "Invalid dbPath: it must be a file name ending in .db inside the database folder"
+            )
+        resolved = (self.database_dir / name).resolve()
+        if resolved.parent != self.database_dir.resolve():
+            raise InvalidInput("Invalid dbPath: it resolves outside the database folder")
+        return name
+
+    def _open_db(self, record: Registration) -> ExtensionDatabase:
+        db = self._open.get(record.extension_id)
+        if db is None:
+            try:
+                db = ExtensionDatabase(
+                    record.extension_id, self.database_dir / record.db_file, self._options
+                )
+            except (sqlite3.DatabaseError, SQLAlchemyDatabaseError) as exc:
+                log.error("cannot open database of %s: %s", record.extension_id, exc)
+                raise Conflict(
+                    f"The database file of extension {record.extension_id} is not a usable "
+                    "SQLite database"
+                ) from exc
+            self._open[record.extension_id] = db
+        return db
+
+    def _close_db(self, extension_id: str) -> None:
+        db = self._open.pop(extension_id, None)
+        if db is not None:
+            db.close()
+
+    def _save(self, record: Registration, now: str) -> None:
+        assert self._engine is not None, "registry is not open"
+        values = {
+            "extension_id": record.extension_id,
+            "db_file": record.db_file,
+            "registered": record.registered,
+            "created_at": record.created_at,
+            "updated_at": now,
+        }
+        with self._engine.begin() as conn:
+            conn.execute(extension_records.delete().where(
+                extension_records.c.extension_id == record.extension_id
+            ))
+            conn.execute(extension_records.insert().values(**values))

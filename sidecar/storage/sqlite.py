@@ -1,0 +1,87 @@
+"""SQLite engines with the pragmas and transaction modes sidecar relies on.
+
+Writers use ``BEGIN IMMEDIATE`` so a transaction takes the write lock up front (no lock-upgrade
+deadlock between two writers); readers open the file read-only (``mode=ro``), so a read path can
+never write. Connections are made by a ``creator`` so that any character in a path is safe.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import QueuePool
+
+
+@dataclass(frozen=True)
+class SqliteOptions:
+    synchronous: str = "normal"
+    busy_timeout_ms: int = 5000
+
+
+def _configure(dbapi_conn: sqlite3.Connection, options: SqliteOptions, *, writer: bool) -> None:
+    cursor = dbapi_conn.cursor()
+    try:
+        # busy_timeout first: switching to WAL can itself meet a busy database.
+        cursor.execute(f"PRAGMA busy_timeout={int(options.busy_timeout_ms)}")
+        if writer:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={options.synchronous.upper()}")
+        else:
+            cursor.execute("PRAGMA query_only=ON")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _make_engine(
+    connect: Any, options: SqliteOptions, *, writer: bool, pool_size: int, max_overflow: int
+) -> Engine:
+    engine = create_engine(
+        "sqlite://",
+        creator=connect,
+        poolclass=QueuePool,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=60,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        _configure(dbapi_conn, options, writer=writer)
+
+    begin_sql = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin_sql)
+
+    return engine
+
+
+def write_engine(path: Path, options: SqliteOptions) -> Engine:
+    """One writer connection per database: callers serialise writes (see ``ExtensionDatabase``)."""
+
+    def connect() -> sqlite3.Connection:
+        # isolation_level=None: the driver issues no BEGIN of its own; our "begin" event does.
+        return sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, timeout=30
+        )
+
+    return _make_engine(connect, options, writer=True, pool_size=1, max_overflow=2)
+
+
+def read_engine(path: Path, options: SqliteOptions, pool_size: int = 4) -> Engine:
+    """Read-only connections (``mode=ro``): a read path cannot modify the file."""
+    uri = f"file:{quote(str(path))}?mode=ro"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(
+            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30
+        )
+
+    return _make_engine(connect, options, writer=False, pool_size=pool_size, max_overflow=8)
