@@ -57,12 +57,19 @@ def cli() -> None:
 @_config_option
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8711).")
-@click.option("--db-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Folder for sidecar's databases.")
-@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="SillyTavern's data folder (the one holding default-user/).")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              default=None)
+@click.option(
+    "--db-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for sidecar's databases.",
+)
+@click.option(
+    "--data-root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="SillyTavern's data folder (the one holding default-user/).",
+)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None)
 def run(config_path: Path | None, **flags: Any) -> None:
     """Serve the API (and, with a data root, index SillyTavern's chats)."""
     settings = _load(config_path, **flags)
@@ -79,7 +86,7 @@ def show_config(config_path: Path | None) -> None:
     settings = _load(config_path)
     dumped = settings.model_dump(mode="json")
     if dumped["api"]["token"]:
-        dumped["api"]["token"] = "********"
+        dumped["api"]["token"] = "********"  # noqa: S105 - a mask, not a secret
     click.echo(yaml.safe_dump(dumped, sort_keys=False), nl=False)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -77,8 +78,10 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
 
 
-def load_settings(config_path: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Load settings with precedence: ``overrides`` (CLI flags) > environment > YAML file > defaults.
+def load_settings(
+    config_path: Path | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Load settings: ``overrides`` (CLI flags) > environment > YAML file > defaults.
 
     A ``config_path`` that does not exist is an error (pydantic-settings would silently ignore it),
     and so is any unknown key, in the file or in ``overrides``.
@@ -94,8 +97,8 @@ def load_settings(config_path: Path | None = None, overrides: dict[str, Any] | N
             settings_cls: type[BaseSettings],
             init_settings: PydanticBaseSettingsSource,
             env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - not used
+            file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - not used
         ) -> tuple[PydanticBaseSettingsSource, ...]:
             sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
             if yaml_file is not None:
@@ -107,7 +110,7 @@ def load_settings(config_path: Path | None = None, overrides: dict[str, Any] | N
     except ValidationError as exc:
         where = f" in {config_path}" if config_path else ""
         raise ConfigError(f"invalid configuration{where}:\n{_describe(exc)}") from None
-    except ValueError as exc:  # YAML syntax errors surface as ValueError subclasses
+    except (ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read config file {config_path}: {exc}") from None
     return Settings.model_validate(loaded.model_dump())
 

@@ -1,8 +1,8 @@
 """The one error hierarchy of sidecar.
 
-Every failure a client can cause is a :class:`SidecarError` carrying the HTTP status it maps to and a
-message that is safe to show (no paths, no SQL). ``sidecar.api.errors`` turns them into responses in
-one place; anything that is not a ``SidecarError`` is a bug and becomes a generic 500.
+Every failure a client can cause is a :class:`SidecarError` carrying the HTTP status it maps to
+and a message that is safe to show (no paths, no SQL). ``sidecar.api.errors`` turns them into
+responses in one place; anything that is not a ``SidecarError`` is a bug and becomes a 500.
 """
 
 from __future__ import annotations

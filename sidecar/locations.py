@@ -24,7 +24,7 @@ def _candidates(home: Path, cwd: Path, environ: dict[str, str]) -> Iterable[Path
 
 
 def looks_like_data_root(path: Path) -> bool:
-    """A SillyTavern data root holds user folders with a ``chats`` folder (or, legacy, ``chats``)."""
+    """A data root holds user folders that hold ``chats`` (a legacy root holds ``chats`` itself)."""
     try:
         if (path / "chats").is_dir():
             return True

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
 
@@ -37,6 +41,24 @@ def resolve_data_root(settings: Settings) -> Settings:
     log.info("SillyTavern data folder (found automatically): %s", found)
     section = settings.sillytavern.model_copy(update={"data_root": found})
     return settings.model_copy(update={"sillytavern": section})
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown, so the process would die by the
+    signal; a service stopped on request should exit 0 instead."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _is_loopback(host: str) -> bool:
@@ -76,6 +98,6 @@ def serve(settings: Settings) -> int:
         timeout_graceful_shutdown=5,
         lifespan="on",
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     server.run()
     return 0 if server.started else 1

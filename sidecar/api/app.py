@@ -21,7 +21,6 @@ from sidecar.storage.sqlite import SqliteOptions
 API_PREFIX = "/api/plugins/valuetracker"
 
 
-
 def create_registry(settings: Settings) -> ExtensionRegistry:
     options = SqliteOptions(
         synchronous=settings.storage.synchronous,
@@ -51,8 +50,8 @@ def create_app(settings: Settings, registry: ExtensionRegistry | None = None) ->
 
     app = Litestar(
         route_handlers=[api],
-        on_startup=[lambda: registry.open()],
-        on_shutdown=[lambda: registry.close()],
+        on_startup=[registry.open],
+        on_shutdown=[registry.close],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=middleware,
         cors_config=CORSConfig(

@@ -26,5 +26,7 @@ class BearerTokenMiddleware(ASGIMiddleware):
             if scheme.lower() != "bearer" or not hmac.compare_digest(
                 given.strip().encode("utf-8"), self._token
             ):
-                raise Unauthorized("Missing or invalid bearer token (Authorization: Bearer <token>)")
+                raise Unauthorized(
+                    "Missing or invalid bearer token (Authorization: Bearer <token>)"
+                )
         await next_app(scope, receive, send)

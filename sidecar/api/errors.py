@@ -13,6 +13,7 @@ from litestar.status_codes import (
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
+from litestar.types import ExceptionHandlersMap
 
 from sidecar.errors import SidecarError, Unauthorized
 
@@ -21,7 +22,9 @@ log = logging.getLogger("sidecar.api")
 INTERNAL_ERROR = "Internal server error"
 
 
-def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response[Any]:
+def error_response(
+    status_code: int, message: str, headers: dict[str, str] | None = None
+) -> Response[Any]:
     return Response(
         {"error": message}, status_code=status_code, media_type=MediaType.JSON, headers=headers
     )
@@ -66,7 +69,7 @@ def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Re
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR)
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     SidecarError: handle_sidecar_error,
     HTTPException: handle_http_exception,
     Exception: handle_internal_error,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from litestar.openapi import ResponseSpec
 
 
 class _Camel(msgspec.Struct, rename="camel"):
@@ -26,13 +27,13 @@ class DeregisterBody(_Camel):
 
 class CharacterBody(_Camel):
     id: str
-    name: str | None | msgspec.UnsetType = msgspec.UNSET
+    name: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class InstanceBody(_Camel):
     id: str
     character_id: str
-    name: str | None | msgspec.UnsetType = msgspec.UNSET
+    name: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class DataBody(_Camel):
@@ -84,3 +85,17 @@ class ExtensionInfo(_Camel):
 
 class Pong(_Camel):
     message: str
+
+
+def _error(description: str) -> ResponseSpec:
+    return ResponseSpec(ErrorBody, description=description, generate_examples=False)
+
+
+ERROR_RESPONSES: dict[int, ResponseSpec] = {
+    400: _error("Invalid header, id, parameter or body"),
+    401: _error("Missing or wrong bearer token (only when api.token is set)"),
+    404: _error("Extension not registered, or character/instance/key not found"),
+    409: _error("Conflicts with stored data (instance of another character, dbPath in use)"),
+    413: _error("Request body over api.max_body_bytes"),
+    500: _error("A bug in sidecar; details are in its log"),
+}

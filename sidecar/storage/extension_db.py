@@ -33,7 +33,9 @@ class ExtensionDatabase:
                 select(schema_info.c.value).where(schema_info.c.name == "schema_version")
             ).scalar()
             if found is None:
-                conn.execute(schema_info.insert().values(name="schema_version", value=SCHEMA_VERSION))
+                conn.execute(
+                    schema_info.insert().values(name="schema_version", value=SCHEMA_VERSION)
+                )
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -210,7 +210,9 @@ class ExtensionRegistry:
             "updated_at": now,
         }
         with self._engine.begin() as conn:
-            conn.execute(extension_records.delete().where(
-                extension_records.c.extension_id == record.extension_id
-            ))
+            conn.execute(
+                extension_records.delete().where(
+                    extension_records.c.extension_id == record.extension_id
+                )
+            )
             conn.execute(extension_records.insert().values(**values))

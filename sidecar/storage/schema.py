@@ -1,8 +1,8 @@
 """Table definitions, one SQLModel registry per database family.
 
-Each family has its own metadata, so creating one extension's database never creates the tables of
-another family (SQLModel's global metadata would). Values are stored as JSON text exactly as encoded,
-so a string ``"10"`` stays a string and ``null`` stays null.
+Each family has its own metadata, so creating one extension's database never creates the tables
+of another family (SQLModel's global metadata would). Values are stored as JSON text exactly as
+encoded, so a string ``"10"`` stays a string and ``null`` stays null.
 """
 
 from __future__ import annotations
@@ -44,9 +44,7 @@ class InstanceRow(ExtensionBase, table=True):
 
     id: str = Field(primary_key=True)
     character_id: str = Field(
-        sa_column=Column(
-            String, ForeignKey("characters.id", ondelete="CASCADE"), nullable=False
-        )
+        sa_column=Column(String, ForeignKey("characters.id", ondelete="CASCADE"), nullable=False)
     )
     name: str | None = None
     created_at: str

@@ -68,9 +68,7 @@ def write_engine(path: Path, options: SqliteOptions) -> Engine:
 
     def connect() -> sqlite3.Connection:
         # isolation_level=None: the driver issues no BEGIN of its own; our "begin" event does.
-        return sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=30
-        )
+        return sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
 
     return _make_engine(connect, options, writer=True, pool_size=1, max_overflow=2)
 

@@ -46,9 +46,17 @@ def _touch(conn: Connection, instance_id: str, now: str) -> None:
         raise NotFound("Instance not found")
 
 
-def _upsert_values(conn: Connection, instance_id: str, items: Iterable[tuple[str, str]], now: str) -> None:
+def _upsert_values(
+    conn: Connection, instance_id: str, items: Iterable[tuple[str, str]], now: str
+) -> None:
     rows = [
-        {"instance_id": instance_id, "key": key, "value": text, "created_at": now, "updated_at": now}
+        {
+            "instance_id": instance_id,
+            "key": key,
+            "value": text,
+            "created_at": now,
+            "updated_at": now,
+        }
         for key, text in items
     ]
     if rows:

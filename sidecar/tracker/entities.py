@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, RowMapping, func, literal_column, select
+from sqlalchemy import ColumnClause, Connection, RowMapping, func, literal_column, select
 
 from sidecar.clock import utc_now_iso
 from sidecar.errors import Conflict, NotFound
@@ -23,16 +23,16 @@ from sidecar.tracker.records import (
 
 CHARACTER_NOT_FOUND = "Character not found"
 INSTANCE_NOT_FOUND = "Instance not found"
-DATA_ROWID = literal_column("instance_data.rowid")
+DATA_ROWID: ColumnClause[Any] = literal_column("instance_data.rowid")
 
 Name = str | None | msgspec.UnsetType
 
 
-def _character(row: Mapping[str, Any]) -> Character:
+def _character(row: Mapping[Any, Any]) -> Character:
     return Character(row["id"], row["name"], row["created_at"], row["updated_at"])
 
 
-def _instance(row: Mapping[str, Any]) -> Instance:
+def _instance(row: Mapping[Any, Any]) -> Instance:
     return Instance(
         row["id"], row["character_id"], row["name"], row["created_at"], row["updated_at"]
     )
@@ -71,9 +71,7 @@ def instance_row(conn: Connection, instance_id: str) -> RowMapping:
 
 
 def _character_row(conn: Connection, character_id: str) -> RowMapping:
-    row = (
-        conn.execute(select(characters).where(characters.c.id == character_id)).mappings().first()
-    )
+    row = conn.execute(select(characters).where(characters.c.id == character_id)).mappings().first()
     if row is None:
         raise NotFound(CHARACTER_NOT_FOUND)
     return row
@@ -93,9 +91,7 @@ def full_character(db: ExtensionDatabase, character_id: str) -> FullCharacter:
         character = _character(_character_row(conn, character_id))
         rows = _instances_of(conn, character_id)
         data = _data_of(conn, [row["id"] for row in rows])
-    return FullCharacter(
-        character, [FullInstance(_instance(row), data[row["id"]]) for row in rows]
-    )
+    return FullCharacter(character, [FullInstance(_instance(row), data[row["id"]]) for row in rows])
 
 
 def list_instances(db: ExtensionDatabase, character_id: str) -> list[Instance]:
@@ -123,9 +119,11 @@ def save_character(db: ExtensionDatabase, character_id: str, name: Name) -> Char
     """Create the character, or change the name of an existing one (an absent name keeps it)."""
     now = utc_now_iso()
     with db.write() as conn:
-        row = conn.execute(
-            select(characters).where(characters.c.id == character_id)
-        ).mappings().first()
+        row = (
+            conn.execute(select(characters).where(characters.c.id == character_id))
+            .mappings()
+            .first()
+        )
         if row is None:
             values = {
                 "id": character_id,
@@ -161,7 +159,9 @@ def save_instance(
     now = utc_now_iso()
     with db.write() as conn:
         _character_row(conn, character_id)
-        row = conn.execute(select(instances).where(instances.c.id == instance_id)).mappings().first()
+        row = (
+            conn.execute(select(instances).where(instances.c.id == instance_id)).mappings().first()
+        )
         if row is None:
             values = {
                 "id": instance_id,
@@ -177,7 +177,9 @@ def save_instance(
         if isinstance(name, msgspec.UnsetType) or name == row["name"]:
             return _instance(row)
         conn.execute(
-            instances.update().where(instances.c.id == instance_id).values(name=name, updated_at=now)
+            instances.update()
+            .where(instances.c.id == instance_id)
+            .values(name=name, updated_at=now)
         )
         return _instance({**row, "name": name, "updated_at": now})
 

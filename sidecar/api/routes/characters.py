@@ -3,27 +3,44 @@
 from __future__ import annotations
 
 from litestar import Router, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
-from sidecar.api.schemas import CharacterBody, DeletedCount, Success
+from sidecar.api.schemas import ERROR_RESPONSES, CharacterBody, DeletedCount, Success
 from sidecar.ids import check_id
 from sidecar.storage.extension_db import ExtensionDatabase
 from sidecar.tracker import entities
 from sidecar.tracker.records import Character, FullCharacter, Instance
 
 
-@get("/characters", operation_id="listCharacters", sync_to_thread=True)
-def list_characters(db: ExtensionDatabase) -> list[Character]:
+@get("/characters", operation_id="listCharacters", responses=ERROR_RESPONSES, sync_to_thread=True)
+def list_characters(db: NamedDependency[ExtensionDatabase]) -> list[Character]:
     return entities.list_characters(db)
 
 
-@get("/characters/{character_id:str}", operation_id="getCharacter", sync_to_thread=True)
-def get_character(db: ExtensionDatabase, character_id: str) -> FullCharacter:
+@get(
+    "/characters/{character_id:str}",
+    operation_id="getCharacter",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
+def get_character(
+    db: NamedDependency[ExtensionDatabase], character_id: FromPath[str]
+) -> FullCharacter:
     """The character with all its instances and their data."""
     return entities.full_character(db, check_id(character_id, "character"))
 
 
-@post("/characters", status_code=200, operation_id="saveCharacter", sync_to_thread=True)
-def save_character(db: ExtensionDatabase, data: CharacterBody) -> Character:
+@post(
+    "/characters",
+    status_code=200,
+    operation_id="saveCharacter",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
+def save_character(
+    db: NamedDependency[ExtensionDatabase], data: JSONBody[CharacterBody]
+) -> Character:
     """Create a character, or rename an existing one (omit ``name`` to keep it)."""
     return entities.save_character(db, check_id(data.id, "character"), data.name)
 
@@ -32,9 +49,12 @@ def save_character(db: ExtensionDatabase, data: CharacterBody) -> Character:
     "/characters/{character_id:str}",
     status_code=200,
     operation_id="deleteCharacter",
+    responses=ERROR_RESPONSES,
     sync_to_thread=True,
 )
-def delete_character(db: ExtensionDatabase, character_id: str) -> Success:
+def delete_character(
+    db: NamedDependency[ExtensionDatabase], character_id: FromPath[str]
+) -> Success:
     """Delete a character with its instances and their data, in one transaction."""
     entities.delete_character(db, check_id(character_id, "character"))
     return Success()
@@ -43,9 +63,12 @@ def delete_character(db: ExtensionDatabase, character_id: str) -> Success:
 @get(
     "/characters/{character_id:str}/instances",
     operation_id="listCharacterInstances",
+    responses=ERROR_RESPONSES,
     sync_to_thread=True,
 )
-def list_character_instances(db: ExtensionDatabase, character_id: str) -> list[Instance]:
+def list_character_instances(
+    db: NamedDependency[ExtensionDatabase], character_id: FromPath[str]
+) -> list[Instance]:
     return entities.list_instances(db, check_id(character_id, "character"))
 
 
@@ -53,9 +76,12 @@ def list_character_instances(db: ExtensionDatabase, character_id: str) -> list[I
     "/characters/{character_id:str}/instances",
     status_code=200,
     operation_id="deleteCharacterInstances",
+    responses=ERROR_RESPONSES,
     sync_to_thread=True,
 )
-def delete_character_instances(db: ExtensionDatabase, character_id: str) -> DeletedCount:
+def delete_character_instances(
+    db: NamedDependency[ExtensionDatabase], character_id: FromPath[str]
+) -> DeletedCount:
     count = entities.delete_instances_of(db, check_id(character_id, "character"))
     return DeletedCount(deleted_count=count)
 

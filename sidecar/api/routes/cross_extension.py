@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import HttpMethod, Request, Router, get, route
+from litestar.di import NamedDependency
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
+from litestar.params import FromPath
 
 from sidecar.api.deps import extension_db_by_id
 from sidecar.api.routes.data import key_from_path
+from sidecar.api.schemas import ERROR_RESPONSES
 from sidecar.ids import check_id
 from sidecar.storage.registry import ExtensionRegistry
 from sidecar.tracker import data as store
@@ -19,13 +22,24 @@ CHARS = "/characters/{extension_id:str}"
 INSTS = "/instances/{extension_id:str}/{instance_id:str}"
 
 
-@get(CHARS, operation_id="crossListCharacters", sync_to_thread=True)
-def characters(registry: ExtensionRegistry, extension_id: str) -> list[Character]:
+@get(CHARS, operation_id="crossListCharacters", responses=ERROR_RESPONSES, sync_to_thread=True)
+def characters(
+    registry: NamedDependency[ExtensionRegistry], extension_id: FromPath[str]
+) -> list[Character]:
     return entities.list_characters(extension_db_by_id(registry, extension_id))
 
 
-@get(CHARS + "/{character_id:str}", operation_id="crossGetCharacter", sync_to_thread=True)
-def character(registry: ExtensionRegistry, extension_id: str, character_id: str) -> FullCharacter:
+@get(
+    CHARS + "/{character_id:str}",
+    operation_id="crossGetCharacter",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
+def character(
+    registry: NamedDependency[ExtensionRegistry],
+    extension_id: FromPath[str],
+    character_id: FromPath[str],
+) -> FullCharacter:
     db = extension_db_by_id(registry, extension_id)
     return entities.full_character(db, check_id(character_id, "character"))
 
@@ -33,30 +47,54 @@ def character(registry: ExtensionRegistry, extension_id: str, character_id: str)
 @get(
     CHARS + "/{character_id:str}/instances",
     operation_id="crossListCharacterInstances",
+    responses=ERROR_RESPONSES,
     sync_to_thread=True,
 )
 def character_instances(
-    registry: ExtensionRegistry, extension_id: str, character_id: str
+    registry: NamedDependency[ExtensionRegistry],
+    extension_id: FromPath[str],
+    character_id: FromPath[str],
 ) -> list[Instance]:
     db = extension_db_by_id(registry, extension_id)
     return entities.list_instances(db, check_id(character_id, "character"))
 
 
-@get(INSTS, operation_id="crossGetInstance", sync_to_thread=True)
-def instance(registry: ExtensionRegistry, extension_id: str, instance_id: str) -> FullInstance:
+@get(INSTS, operation_id="crossGetInstance", responses=ERROR_RESPONSES, sync_to_thread=True)
+def instance(
+    registry: NamedDependency[ExtensionRegistry],
+    extension_id: FromPath[str],
+    instance_id: FromPath[str],
+) -> FullInstance:
     db = extension_db_by_id(registry, extension_id)
     return entities.full_instance(db, check_id(instance_id, "instance"))
 
 
-@get(INSTS + "/data", operation_id="crossGetInstanceData", sync_to_thread=True)
-def instance_data(registry: ExtensionRegistry, extension_id: str, instance_id: str) -> dict[str, Any]:
+@get(
+    INSTS + "/data",
+    operation_id="crossGetInstanceData",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
+def instance_data(
+    registry: NamedDependency[ExtensionRegistry],
+    extension_id: FromPath[str],
+    instance_id: FromPath[str],
+) -> dict[str, Any]:
     db = extension_db_by_id(registry, extension_id)
     return store.get_all(db, check_id(instance_id, "instance"))
 
 
-@get(INSTS + "/data/{key:path}", operation_id="crossGetInstanceDataKey", sync_to_thread=True)
+@get(
+    INSTS + "/data/{key:path}",
+    operation_id="crossGetInstanceDataKey",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
 def instance_data_key(
-    registry: ExtensionRegistry, extension_id: str, instance_id: str, key: str
+    registry: NamedDependency[ExtensionRegistry],
+    extension_id: FromPath[str],
+    instance_id: FromPath[str],
+    key: FromPath[str],
 ) -> dict[str, Any]:
     db = extension_db_by_id(registry, extension_id)
     name = key_from_path(key)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import HttpMethod, Router, delete, get, put, route
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from sidecar.api.schemas import (
+    ERROR_RESPONSES,
     DataBody,
     DataSaved,
     DeletedCount,
@@ -30,8 +32,8 @@ def key_from_path(path_value: str) -> str:
     return path_value[1:] if path_value.startswith("/") else path_value
 
 
-@get(DATA, operation_id="getInstanceData", sync_to_thread=True)
-def get_all(db: ExtensionDatabase, instance_id: str) -> dict[str, Any]:
+@get(DATA, operation_id="getInstanceData", responses=ERROR_RESPONSES, sync_to_thread=True)
+def get_all(db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]) -> dict[str, Any]:
     return store.get_all(db, check_id(instance_id, "instance"))
 
 
@@ -44,14 +46,29 @@ def delete_key(db: ExtensionDatabase, instance_id: str, key: str) -> Success:
     return Success()
 
 
-@get(DATA + "/{key:path}", operation_id="getInstanceDataKey", sync_to_thread=True)
-def get_key(db: ExtensionDatabase, instance_id: str, key: str) -> dict[str, Any]:
+@get(
+    DATA + "/{key:path}",
+    operation_id="getInstanceDataKey",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
+def get_key(
+    db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str], key: FromPath[str]
+) -> dict[str, Any]:
     """``{"<key>": value}``; keys are URL-encoded in the path."""
     return read_key(db, instance_id, key_from_path(key))
 
 
-@delete(DATA + "/{key:path}", status_code=200, operation_id="deleteInstanceDataKey", sync_to_thread=True)
-def delete_one(db: ExtensionDatabase, instance_id: str, key: str) -> Success:
+@delete(
+    DATA + "/{key:path}",
+    status_code=200,
+    operation_id="deleteInstanceDataKey",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
+def delete_one(
+    db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str], key: FromPath[str]
+) -> Success:
     return delete_key(db, instance_id, key_from_path(key))
 
 
@@ -59,17 +76,25 @@ def _reserved_key_routes(action: str) -> list[HTTPRouteHandler]:
     """``/data/override`` etc. are PUT routes; these let GET/DELETE still reach a data key that
     happens to be named like one of them."""
 
-    def get_reserved(db: ExtensionDatabase, instance_id: str) -> dict[str, Any]:
+    def get_reserved(
+        db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]
+    ) -> dict[str, Any]:
         return read_key(db, instance_id, action)
 
-    def delete_reserved(db: ExtensionDatabase, instance_id: str) -> Success:
+    def delete_reserved(
+        db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]
+    ) -> Success:
         return delete_key(db, instance_id, action)
 
     path = f"{DATA}/{action}"
     return [
         get(path, include_in_schema=False, sync_to_thread=True, name=f"get-{action}")(get_reserved),
         delete(
-            path, status_code=200, include_in_schema=False, sync_to_thread=True, name=f"del-{action}"
+            path,
+            status_code=200,
+            include_in_schema=False,
+            sync_to_thread=True,
+            name=f"del-{action}",
         )(delete_reserved),
     ]
 
@@ -78,42 +103,76 @@ def _reserved_key_routes(action: str) -> list[HTTPRouteHandler]:
     DATA,
     http_method=[HttpMethod.POST, HttpMethod.PUT],
     status_code=200,
-    operation_id=lambda handler, method, _path: f"setInstanceDataKey{method.capitalize()}",
+    operation_id=lambda _handler, method, _path: f"setInstanceDataKey{method.capitalize()}",
+    responses=ERROR_RESPONSES,
     sync_to_thread=True,
 )
-def set_key(db: ExtensionDatabase, instance_id: str, data: DataBody) -> DataSaved:
+def set_key(
+    db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str], data: JSONBody[DataBody]
+) -> DataSaved:
     """Set one key; ``value`` may be any JSON value, null included."""
     store.set_one(db, check_id(instance_id, "instance"), data.key, data.value)
     return DataSaved(key=data.key, value=data.value)
 
 
-@delete(DATA, status_code=200, operation_id="deleteInstanceData", sync_to_thread=True)
-def delete_all(db: ExtensionDatabase, instance_id: str) -> DeletedCount:
+@delete(
+    DATA,
+    status_code=200,
+    operation_id="deleteInstanceData",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
+def delete_all(db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]) -> DeletedCount:
     return DeletedCount(deleted_count=store.delete_all(db, check_id(instance_id, "instance")))
 
 
-@put(DATA + "/override", operation_id="overrideInstanceData", sync_to_thread=True)
-def override(db: ExtensionDatabase, instance_id: str, data: dict[str, Any]) -> SuccessMessage:
+@put(
+    DATA + "/override",
+    operation_id="overrideInstanceData",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
+def override(
+    db: NamedDependency[ExtensionDatabase],
+    instance_id: FromPath[str],
+    data: JSONBody[dict[str, Any]],
+) -> SuccessMessage:
     """Replace all data with the body (a JSON object), in one transaction."""
     store.override(db, check_id(instance_id, "instance"), data)
     return SuccessMessage(message="Instance data overridden successfully")
 
 
-@put(DATA + "/merge", operation_id="mergeInstanceData", sync_to_thread=True)
+@put(
+    DATA + "/merge",
+    operation_id="mergeInstanceData",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
 def merge(
-    db: ExtensionDatabase,
-    instance_id: str,
-    data: dict[str, Any],
-    deep: Annotated[bool, Parameter(query="deep", required=False)] = False,
+    db: NamedDependency[ExtensionDatabase],
+    instance_id: FromPath[str],
+    data: JSONBody[dict[str, Any]],
+    deep: Annotated[bool, QueryParameter(name="deep", required=False)] = False,
 ) -> SuccessMessage:
     """Each top-level key replaces that key; ``?deep=true`` merges nested objects."""
     store.merge(db, check_id(instance_id, "instance"), data, deep=deep)
     return SuccessMessage(message="Instance data merged successfully")
 
 
-@put(DATA + "/remove", operation_id="removeInstanceDataKeys", sync_to_thread=True)
-def remove(db: ExtensionDatabase, instance_id: str, data: RemoveKeysBody) -> RemovedCount:
-    return RemovedCount(removed_count=store.remove(db, check_id(instance_id, "instance"), data.keys))
+@put(
+    DATA + "/remove",
+    operation_id="removeInstanceDataKeys",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
+def remove(
+    db: NamedDependency[ExtensionDatabase],
+    instance_id: FromPath[str],
+    data: JSONBody[RemoveKeysBody],
+) -> RemovedCount:
+    return RemovedCount(
+        removed_count=store.remove(db, check_id(instance_id, "instance"), data.keys)
+    )
 
 
 router = Router(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Router, delete, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from sidecar.api.schemas import InstanceBody, Success
+from sidecar.api.schemas import ERROR_RESPONSES, InstanceBody, Success
 from sidecar.errors import InvalidInput
 from sidecar.ids import check_id
 from sidecar.storage.extension_db import ExtensionDatabase
@@ -15,10 +16,10 @@ from sidecar.tracker import entities
 from sidecar.tracker.records import FullInstance, Instance
 
 
-@get("/instances", operation_id="listInstances", sync_to_thread=True)
+@get("/instances", operation_id="listInstances", responses=ERROR_RESPONSES, sync_to_thread=True)
 def list_instances(
-    db: ExtensionDatabase,
-    character_id: Annotated[str | None, Parameter(query="characterId", required=False)] = None,
+    db: NamedDependency[ExtensionDatabase],
+    character_id: Annotated[str | None, QueryParameter(name="characterId", required=False)] = None,
 ) -> list[Instance]:
     """Instances of one character (``?characterId=`` is required)."""
     if not character_id:
@@ -26,13 +27,26 @@ def list_instances(
     return entities.list_instances(db, check_id(character_id, "character"))
 
 
-@get("/instances/{instance_id:str}", operation_id="getInstance", sync_to_thread=True)
-def get_instance(db: ExtensionDatabase, instance_id: str) -> FullInstance:
+@get(
+    "/instances/{instance_id:str}",
+    operation_id="getInstance",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
+def get_instance(
+    db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]
+) -> FullInstance:
     return entities.full_instance(db, check_id(instance_id, "instance"))
 
 
-@post("/instances", status_code=200, operation_id="saveInstance", sync_to_thread=True)
-def save_instance(db: ExtensionDatabase, data: InstanceBody) -> Instance:
+@post(
+    "/instances",
+    status_code=200,
+    operation_id="saveInstance",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
+def save_instance(db: NamedDependency[ExtensionDatabase], data: JSONBody[InstanceBody]) -> Instance:
     """Create an instance under an existing character, or rename it."""
     return entities.save_instance(
         db, check_id(data.id, "instance"), check_id(data.character_id, "character"), data.name
@@ -43,9 +57,10 @@ def save_instance(db: ExtensionDatabase, data: InstanceBody) -> Instance:
     "/instances/{instance_id:str}",
     status_code=200,
     operation_id="deleteInstance",
+    responses=ERROR_RESPONSES,
     sync_to_thread=True,
 )
-def delete_instance(db: ExtensionDatabase, instance_id: str) -> Success:
+def delete_instance(db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]) -> Success:
     entities.delete_instance(db, check_id(instance_id, "instance"))
     return Success()
 

@@ -3,30 +3,52 @@
 from __future__ import annotations
 
 from litestar import Router, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
-from sidecar.api.schemas import DeregisterBody, ExtensionInfo, RegisterBody, SuccessMessage
+from sidecar.api.schemas import (
+    ERROR_RESPONSES,
+    DeregisterBody,
+    ExtensionInfo,
+    RegisterBody,
+    SuccessMessage,
+)
 from sidecar.storage.registry import ExtensionRegistry
 from sidecar.tracker.entities import stats
 
 
-@post("/register", status_code=200, operation_id="register", sync_to_thread=True)
-def register(data: RegisterBody, registry: ExtensionRegistry) -> SuccessMessage:
+@post(
+    "/register",
+    status_code=200,
+    operation_id="register",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
+)
+def register(
+    data: JSONBody[RegisterBody], registry: NamedDependency[ExtensionRegistry]
+) -> SuccessMessage:
     """Register an extension and open (or create) its database. Idempotent."""
     registry.register(data.extension_id, data.db_path)
     return SuccessMessage(message=f"Extension {data.extension_id} registered successfully")
 
 
 @delete(
-    "/register", status_code=200, operation_id="deregister", sync_to_thread=True
+    "/register",
+    status_code=200,
+    operation_id="deregister",
+    responses=ERROR_RESPONSES,
+    sync_to_thread=True,
 )
-def deregister(data: DeregisterBody, registry: ExtensionRegistry) -> SuccessMessage:
+def deregister(
+    data: JSONBody[DeregisterBody], registry: NamedDependency[ExtensionRegistry]
+) -> SuccessMessage:
     """Deregister an extension; its database file and data are kept."""
     registry.deregister(data.extension_id)
     return SuccessMessage(message=f"Extension {data.extension_id} deregistered successfully")
 
 
-@get("/extensions", operation_id="listExtensions", sync_to_thread=True)
-def list_extensions(registry: ExtensionRegistry) -> list[ExtensionInfo]:
+@get("/extensions", operation_id="listExtensions", responses=ERROR_RESPONSES, sync_to_thread=True)
+def list_extensions(registry: NamedDependency[ExtensionRegistry]) -> list[ExtensionInfo]:
     """Every extension sidecar knows, registered or not, with row counts."""
     result = []
     for record in registry.registrations():

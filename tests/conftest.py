@@ -1,0 +1,102 @@
+"""Shared fixtures: real SQLite files under tmp_path, real HTTP through Litestar's test client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from sidecar.api.app import create_app
+from sidecar.config import Settings
+
+PREFIX = "/api/plugins/valuetracker"
+
+
+def make_settings(db_dir: Path, **api: Any) -> Settings:
+    return Settings.model_validate(
+        {"storage": {"database_dir": str(db_dir)}, "api": api, "sillytavern": {"data_root": None}}
+    )
+
+
+@pytest.fixture
+def db_dir(tmp_path: Path) -> Path:
+    return tmp_path / "databases"
+
+
+@pytest.fixture
+def settings(db_dir: Path) -> Settings:
+    return make_settings(db_dir)
+
+
+class Api:
+    """A thin helper: paths relative to the prefix, ``x-extension-id`` set when ``ext`` is."""
+
+    def __init__(self, client: TestClient[Any], ext: str | None = None) -> None:
+        self.client = client
+        self.ext = ext
+
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        merged = {"x-extension-id": self.ext} if self.ext else {}
+        merged.update(headers or {})
+        return merged
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        kwargs["headers"] = self._headers(kwargs.get("headers"))
+        return self.client.request(method, PREFIX + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+    def for_ext(self, ext: str | None) -> Api:
+        return Api(self.client, ext)
+
+
+@pytest.fixture
+def client_factory() -> Iterator[Callable[[Settings], TestClient[Any]]]:
+    """Build (and always close) test clients, each running the app's lifespan."""
+    opened: list[TestClient[Any]] = []
+
+    def build(settings: Settings) -> TestClient[Any]:
+        client = TestClient(create_app(settings))
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield build
+    for client in reversed(opened):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(
+    settings: Settings, client_factory: Callable[[Settings], TestClient[Any]]
+) -> TestClient[Any]:
+    return client_factory(settings)
+
+
+@pytest.fixture
+def anon(client: TestClient[Any]) -> Api:
+    """The API without an extension header."""
+    return Api(client)
+
+
+@pytest.fixture
+def api(anon: Api) -> Api:
+    """The API as extension ``ext1``, registered, with character ``c1`` and instance ``i1``."""
+    assert anon.post("/register", json={"extensionId": "ext1"}).status_code == 200
+    ext = anon.for_ext("ext1")
+    assert ext.post("/characters", json={"id": "c1", "name": "Alice"}).status_code == 200
+    assert ext.post("/instances", json={"id": "i1", "characterId": "c1"}).status_code == 200
+    return ext
