@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-from litestar import Router, delete, get, post
+from litestar import Router
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from sidecar.api.schemas import ERROR_RESPONSES, CharacterBody, DeletedCount, Success
+from sidecar.api.operation import DELETE, GET, POST, operation
+from sidecar.api.schemas import CharacterBody, DeletedCount, Success
 from sidecar.ids import check_id
 from sidecar.storage.extension_db import ExtensionDatabase
 from sidecar.tracker import entities
 from sidecar.tracker.records import Character, FullCharacter, Instance
 
 
-@get("/characters", operation_id="listCharacters", responses=ERROR_RESPONSES, sync_to_thread=True)
+@operation(GET, "/characters", "listCharacters")
 def list_characters(db: NamedDependency[ExtensionDatabase]) -> list[Character]:
     return entities.list_characters(db)
 
 
-@get(
-    "/characters/{character_id:str}",
-    operation_id="getCharacter",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(GET, "/characters/{character_id:str}", "getCharacter")
 def get_character(
     db: NamedDependency[ExtensionDatabase], character_id: FromPath[str]
 ) -> FullCharacter:
@@ -31,13 +27,7 @@ def get_character(
     return entities.full_character(db, check_id(character_id, "character"))
 
 
-@post(
-    "/characters",
-    status_code=200,
-    operation_id="saveCharacter",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(POST, "/characters", "saveCharacter")
 def save_character(
     db: NamedDependency[ExtensionDatabase], data: JSONBody[CharacterBody]
 ) -> Character:
@@ -45,13 +35,7 @@ def save_character(
     return entities.save_character(db, check_id(data.id, "character"), data.name)
 
 
-@delete(
-    "/characters/{character_id:str}",
-    status_code=200,
-    operation_id="deleteCharacter",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(DELETE, "/characters/{character_id:str}", "deleteCharacter")
 def delete_character(
     db: NamedDependency[ExtensionDatabase], character_id: FromPath[str]
 ) -> Success:
@@ -60,25 +44,14 @@ def delete_character(
     return Success()
 
 
-@get(
-    "/characters/{character_id:str}/instances",
-    operation_id="listCharacterInstances",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(GET, "/characters/{character_id:str}/instances", "listCharacterInstances")
 def list_character_instances(
     db: NamedDependency[ExtensionDatabase], character_id: FromPath[str]
 ) -> list[Instance]:
     return entities.list_instances(db, check_id(character_id, "character"))
 
 
-@delete(
-    "/characters/{character_id:str}/instances",
-    status_code=200,
-    operation_id="deleteCharacterInstances",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(DELETE, "/characters/{character_id:str}/instances", "deleteCharacterInstances")
 def delete_character_instances(
     db: NamedDependency[ExtensionDatabase], character_id: FromPath[str]
 ) -> DeletedCount:

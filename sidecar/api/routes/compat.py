@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from litestar import Router, get, post
+from litestar import Router
 from litestar.params import JSONBody
 
-from sidecar.api.schemas import ERROR_RESPONSES, PingBody, Pong
+from sidecar.api.operation import GET, POST, operation
+from sidecar.api.schemas import PingBody, Pong
 
 
-@get(
-    "/probe",
-    status_code=204,
-    operation_id="probe",
-    responses=ERROR_RESPONSES,
-    opt={"public": True},
-    sync_to_thread=False,
-)
+@operation(GET, "/probe", "probe", status_code=204, opt={"public": True}, sync_to_thread=False)
 def probe() -> None:
     """Answers 204 so extensions can tell the service is there (no token needed)."""
 
 
-@post(
-    "/ping", status_code=200, operation_id="ping", responses=ERROR_RESPONSES, sync_to_thread=False
-)
+@operation(POST, "/ping", "ping", sync_to_thread=False)
 def ping(data: JSONBody[PingBody]) -> Pong:
     return Pong(f"Pong! {data.message}")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import HttpMethod, Request, Router, get, route
+from litestar import HttpMethod, Request, Router, route
 from litestar.di import NamedDependency
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.params import FromPath
 
 from sidecar.api.deps import extension_db_by_id
+from sidecar.api.operation import GET, operation
 from sidecar.api.routes.data import key_from_path
-from sidecar.api.schemas import ERROR_RESPONSES
 from sidecar.ids import check_id
 from sidecar.storage.registry import ExtensionRegistry
 from sidecar.tracker import data as store
@@ -22,19 +22,14 @@ CHARS = "/characters/{extension_id:str}"
 INSTS = "/instances/{extension_id:str}/{instance_id:str}"
 
 
-@get(CHARS, operation_id="crossListCharacters", responses=ERROR_RESPONSES, sync_to_thread=True)
+@operation(GET, CHARS, "crossListCharacters")
 def characters(
     registry: NamedDependency[ExtensionRegistry], extension_id: FromPath[str]
 ) -> list[Character]:
     return entities.list_characters(extension_db_by_id(registry, extension_id))
 
 
-@get(
-    CHARS + "/{character_id:str}",
-    operation_id="crossGetCharacter",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(GET, CHARS + "/{character_id:str}", "crossGetCharacter")
 def character(
     registry: NamedDependency[ExtensionRegistry],
     extension_id: FromPath[str],
@@ -44,12 +39,7 @@ def character(
     return entities.full_character(db, check_id(character_id, "character"))
 
 
-@get(
-    CHARS + "/{character_id:str}/instances",
-    operation_id="crossListCharacterInstances",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(GET, CHARS + "/{character_id:str}/instances", "crossListCharacterInstances")
 def character_instances(
     registry: NamedDependency[ExtensionRegistry],
     extension_id: FromPath[str],
@@ -59,7 +49,7 @@ def character_instances(
     return entities.list_instances(db, check_id(character_id, "character"))
 
 
-@get(INSTS, operation_id="crossGetInstance", responses=ERROR_RESPONSES, sync_to_thread=True)
+@operation(GET, INSTS, "crossGetInstance")
 def instance(
     registry: NamedDependency[ExtensionRegistry],
     extension_id: FromPath[str],
@@ -69,12 +59,7 @@ def instance(
     return entities.full_instance(db, check_id(instance_id, "instance"))
 
 
-@get(
-    INSTS + "/data",
-    operation_id="crossGetInstanceData",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(GET, INSTS + "/data", "crossGetInstanceData")
 def instance_data(
     registry: NamedDependency[ExtensionRegistry],
     extension_id: FromPath[str],
@@ -84,12 +69,7 @@ def instance_data(
     return store.get_all(db, check_id(instance_id, "instance"))
 
 
-@get(
-    INSTS + "/data/{key:path}",
-    operation_id="crossGetInstanceDataKey",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(GET, INSTS + "/data/{key:path}", "crossGetInstanceDataKey")
 def instance_data_key(
     registry: NamedDependency[ExtensionRegistry],
     extension_id: FromPath[str],

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import HttpMethod, Router, delete, get, put, route
+from litestar import Router, delete, get
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from sidecar.api.operation import DELETE, GET, POST, PUT, operation
 from sidecar.api.schemas import (
-    ERROR_RESPONSES,
     DataBody,
     DataSaved,
     DeletedCount,
@@ -32,7 +32,7 @@ def key_from_path(path_value: str) -> str:
     return path_value[1:] if path_value.startswith("/") else path_value
 
 
-@get(DATA, operation_id="getInstanceData", responses=ERROR_RESPONSES, sync_to_thread=True)
+@operation(GET, DATA, "getInstanceData")
 def get_all(db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]) -> dict[str, Any]:
     return store.get_all(db, check_id(instance_id, "instance"))
 
@@ -46,12 +46,7 @@ def delete_key(db: ExtensionDatabase, instance_id: str, key: str) -> Success:
     return Success()
 
 
-@get(
-    DATA + "/{key:path}",
-    operation_id="getInstanceDataKey",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(GET, DATA + "/{key:path}", "getInstanceDataKey")
 def get_key(
     db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str], key: FromPath[str]
 ) -> dict[str, Any]:
@@ -59,13 +54,7 @@ def get_key(
     return read_key(db, instance_id, key_from_path(key))
 
 
-@delete(
-    DATA + "/{key:path}",
-    status_code=200,
-    operation_id="deleteInstanceDataKey",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(DELETE, DATA + "/{key:path}", "deleteInstanceDataKey")
 def delete_one(
     db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str], key: FromPath[str]
 ) -> Success:
@@ -99,13 +88,8 @@ def _reserved_key_routes(action: str) -> list[HTTPRouteHandler]:
     ]
 
 
-@route(
-    DATA,
-    http_method=[HttpMethod.POST, HttpMethod.PUT],
-    status_code=200,
-    operation_id=lambda _handler, method, _path: f"setInstanceDataKey{method.capitalize()}",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
+@operation(
+    [POST, PUT], DATA, lambda _handler, method, _path: f"setInstanceDataKey{method.capitalize()}"
 )
 def set_key(
     db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str], data: JSONBody[DataBody]
@@ -115,23 +99,12 @@ def set_key(
     return DataSaved(key=data.key, value=data.value)
 
 
-@delete(
-    DATA,
-    status_code=200,
-    operation_id="deleteInstanceData",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(DELETE, DATA, "deleteInstanceData")
 def delete_all(db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]) -> DeletedCount:
     return DeletedCount(deleted_count=store.delete_all(db, check_id(instance_id, "instance")))
 
 
-@put(
-    DATA + "/override",
-    operation_id="overrideInstanceData",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(PUT, DATA + "/override", "overrideInstanceData")
 def override(
     db: NamedDependency[ExtensionDatabase],
     instance_id: FromPath[str],
@@ -142,12 +115,7 @@ def override(
     return SuccessMessage(message="Instance data overridden successfully")
 
 
-@put(
-    DATA + "/merge",
-    operation_id="mergeInstanceData",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(PUT, DATA + "/merge", "mergeInstanceData")
 def merge(
     db: NamedDependency[ExtensionDatabase],
     instance_id: FromPath[str],
@@ -159,12 +127,7 @@ def merge(
     return SuccessMessage(message="Instance data merged successfully")
 
 
-@put(
-    DATA + "/remove",
-    operation_id="removeInstanceDataKeys",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(PUT, DATA + "/remove", "removeInstanceDataKeys")
 def remove(
     db: NamedDependency[ExtensionDatabase],
     instance_id: FromPath[str],

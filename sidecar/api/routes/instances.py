@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Router, delete, get, post
+from litestar import Router
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from sidecar.api.schemas import ERROR_RESPONSES, InstanceBody, Success
+from sidecar.api.operation import DELETE, GET, POST, operation
+from sidecar.api.schemas import InstanceBody, Success
 from sidecar.errors import InvalidInput
 from sidecar.ids import check_id
 from sidecar.storage.extension_db import ExtensionDatabase
@@ -16,7 +17,7 @@ from sidecar.tracker import entities
 from sidecar.tracker.records import FullInstance, Instance
 
 
-@get("/instances", operation_id="listInstances", responses=ERROR_RESPONSES, sync_to_thread=True)
+@operation(GET, "/instances", "listInstances")
 def list_instances(
     db: NamedDependency[ExtensionDatabase],
     character_id: Annotated[str | None, QueryParameter(name="characterId", required=False)] = None,
@@ -27,25 +28,14 @@ def list_instances(
     return entities.list_instances(db, check_id(character_id, "character"))
 
 
-@get(
-    "/instances/{instance_id:str}",
-    operation_id="getInstance",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(GET, "/instances/{instance_id:str}", "getInstance")
 def get_instance(
     db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]
 ) -> FullInstance:
     return entities.full_instance(db, check_id(instance_id, "instance"))
 
 
-@post(
-    "/instances",
-    status_code=200,
-    operation_id="saveInstance",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(POST, "/instances", "saveInstance")
 def save_instance(db: NamedDependency[ExtensionDatabase], data: JSONBody[InstanceBody]) -> Instance:
     """Create an instance under an existing character, or rename it."""
     return entities.save_instance(
@@ -53,13 +43,7 @@ def save_instance(db: NamedDependency[ExtensionDatabase], data: JSONBody[Instanc
     )
 
 
-@delete(
-    "/instances/{instance_id:str}",
-    status_code=200,
-    operation_id="deleteInstance",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(DELETE, "/instances/{instance_id:str}", "deleteInstance")
 def delete_instance(db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]) -> Success:
     entities.delete_instance(db, check_id(instance_id, "instance"))
     return Success()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Router, delete, get, post
+from litestar import Router
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
+from sidecar.api.operation import DELETE, GET, POST, operation
 from sidecar.api.schemas import (
-    ERROR_RESPONSES,
     DeregisterBody,
     ExtensionInfo,
     RegisterBody,
@@ -17,13 +17,7 @@ from sidecar.storage.registry import ExtensionRegistry
 from sidecar.tracker.entities import stats
 
 
-@post(
-    "/register",
-    status_code=200,
-    operation_id="register",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(POST, "/register", "register")
 def register(
     data: JSONBody[RegisterBody], registry: NamedDependency[ExtensionRegistry]
 ) -> SuccessMessage:
@@ -32,13 +26,7 @@ def register(
     return SuccessMessage(message=f"Extension {data.extension_id} registered successfully")
 
 
-@delete(
-    "/register",
-    status_code=200,
-    operation_id="deregister",
-    responses=ERROR_RESPONSES,
-    sync_to_thread=True,
-)
+@operation(DELETE, "/register", "deregister")
 def deregister(
     data: JSONBody[DeregisterBody], registry: NamedDependency[ExtensionRegistry]
 ) -> SuccessMessage:
@@ -47,7 +35,7 @@ def deregister(
     return SuccessMessage(message=f"Extension {data.extension_id} deregistered successfully")
 
 
-@get("/extensions", operation_id="listExtensions", responses=ERROR_RESPONSES, sync_to_thread=True)
+@operation(GET, "/extensions", "listExtensions")
 def list_extensions(registry: NamedDependency[ExtensionRegistry]) -> list[ExtensionInfo]:
     """Every extension sidecar knows, registered or not, with row counts."""
     result = []

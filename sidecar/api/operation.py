@@ -1,0 +1,32 @@
+"""One decorator for every API operation, so each handler states only what is particular to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar import HttpMethod, route
+from litestar.handlers import HTTPRouteHandler
+
+from sidecar.api.schemas import ERROR_RESPONSES
+
+GET, POST, PUT, DELETE = HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.DELETE
+
+
+def operation(
+    method: HttpMethod | list[HttpMethod],
+    path: str,
+    operation_id: str | Callable[..., str],
+    **options: Any,
+) -> Callable[[Callable[..., Any]], HTTPRouteHandler]:
+    """A route answering 200 with ``{"error"}`` bodies documented for failures. Handlers are
+    synchronous (SQLite calls) and run in a worker thread."""
+    options.setdefault("status_code", 200)
+    options.setdefault("sync_to_thread", True)
+    return route(
+        path,
+        http_method=method,
+        operation_id=operation_id,
+        responses=ERROR_RESPONSES,
+        **options,
+    )
