@@ -63,15 +63,19 @@ def _data_of(conn: Connection, instance_ids: Sequence[str]) -> dict[str, dict[st
     return result
 
 
+def _row(conn: Connection, table: Any, row_id: str) -> RowMapping | None:
+    return conn.execute(select(table).where(table.c.id == row_id)).mappings().first()
+
+
 def instance_row(conn: Connection, instance_id: str) -> RowMapping:
-    row = conn.execute(select(instances).where(instances.c.id == instance_id)).mappings().first()
+    row = _row(conn, instances, instance_id)
     if row is None:
         raise NotFound(INSTANCE_NOT_FOUND)
     return row
 
 
 def _character_row(conn: Connection, character_id: str) -> RowMapping:
-    row = conn.execute(select(characters).where(characters.c.id == character_id)).mappings().first()
+    row = _row(conn, characters, character_id)
     if row is None:
         raise NotFound(CHARACTER_NOT_FOUND)
     return row
@@ -115,32 +119,29 @@ def stats(conn: Connection) -> ExtensionStats:
 # -- writes ------------------------------------------------------------------------------------
 
 
+def _create_or_rename(
+    conn: Connection, table: Any, row: RowMapping | None, values: dict[str, Any], name: Name
+) -> Mapping[Any, Any]:
+    """Insert ``values`` when ``row`` is None; else apply ``name`` if given and different."""
+    unset = isinstance(name, msgspec.UnsetType)
+    if row is None:
+        values["name"] = None if unset else name
+        conn.execute(table.insert().values(**values))
+        return values
+    if unset or name == row["name"]:
+        return row
+    now = values["updated_at"]
+    conn.execute(table.update().where(table.c.id == row["id"]).values(name=name, updated_at=now))
+    return {**row, "name": name, "updated_at": now}
+
+
 def save_character(db: ExtensionDatabase, character_id: str, name: Name) -> Character:
     """Create the character, or change the name of an existing one (an absent name keeps it)."""
     now = utc_now_iso()
+    values = {"id": character_id, "created_at": now, "updated_at": now}
     with db.write() as conn:
-        row = (
-            conn.execute(select(characters).where(characters.c.id == character_id))
-            .mappings()
-            .first()
-        )
-        if row is None:
-            values = {
-                "id": character_id,
-                "name": None if isinstance(name, msgspec.UnsetType) else name,
-                "created_at": now,
-                "updated_at": now,
-            }
-            conn.execute(characters.insert().values(**values))
-            return _character(values)
-        if isinstance(name, msgspec.UnsetType) or name == row["name"]:
-            return _character(row)
-        conn.execute(
-            characters.update()
-            .where(characters.c.id == character_id)
-            .values(name=name, updated_at=now)
-        )
-        return _character({**row, "name": name, "updated_at": now})
+        row = _row(conn, characters, character_id)
+        return _character(_create_or_rename(conn, characters, row, values, name))
 
 
 def delete_character(db: ExtensionDatabase, character_id: str) -> None:
@@ -157,31 +158,13 @@ def save_instance(
     """Create the instance under ``character_id`` or rename it; an id that already belongs to
     another character is a conflict (instance ids are unique within a database)."""
     now = utc_now_iso()
+    values = {"id": instance_id, "character_id": character_id, "created_at": now, "updated_at": now}
     with db.write() as conn:
         _character_row(conn, character_id)
-        row = (
-            conn.execute(select(instances).where(instances.c.id == instance_id)).mappings().first()
-        )
-        if row is None:
-            values = {
-                "id": instance_id,
-                "character_id": character_id,
-                "name": None if isinstance(name, msgspec.UnsetType) else name,
-                "created_at": now,
-                "updated_at": now,
-            }
-            conn.execute(instances.insert().values(**values))
-            return _instance(values)
-        if row["character_id"] != character_id:
+        row = _row(conn, instances, instance_id)
+        if row is not None and row["character_id"] != character_id:
             raise Conflict(f"Instance {instance_id} belongs to another character")
-        if isinstance(name, msgspec.UnsetType) or name == row["name"]:
-            return _instance(row)
-        conn.execute(
-            instances.update()
-            .where(instances.c.id == instance_id)
-            .values(name=name, updated_at=now)
-        )
-        return _instance({**row, "name": name, "updated_at": now})
+        return _instance(_create_or_rename(conn, instances, row, values, name))
 
 
 def delete_instance(db: ExtensionDatabase, instance_id: str) -> None:
