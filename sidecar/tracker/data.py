@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects.sqlite import insert
 
 from sidecar.clock import utc_now_iso
@@ -28,6 +28,23 @@ _UPSERT = _upsert.on_conflict_do_update(
 )
 
 
+# Statements of the hot paths, built once (building a select costs more than running it).
+_GET_ONE = select(instance_data.c.value).where(
+    instance_data.c.instance_id == bindparam("instance_id"),
+    instance_data.c.key == bindparam("key"),
+)
+_GET_ALL = (
+    select(instance_data.c.key, instance_data.c.value)
+    .where(instance_data.c.instance_id == bindparam("instance_id"))
+    .order_by(DATA_ROWID)
+)
+_TOUCH = (
+    instances.update()
+    .where(instances.c.id == bindparam("instance_id"))
+    .values(updated_at=bindparam("now"))
+)
+
+
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
@@ -39,10 +56,7 @@ def _of(instance_id: str) -> Any:
 
 def _touch(conn: Connection, instance_id: str, now: str) -> None:
     """Check the instance exists (404 otherwise) and mark it changed."""
-    updated = conn.execute(
-        instances.update().where(instances.c.id == instance_id).values(updated_at=now)
-    )
-    if updated.rowcount == 0:
+    if conn.execute(_TOUCH, {"instance_id": instance_id, "now": now}).rowcount == 0:
         raise NotFound("Instance not found")
 
 
@@ -83,20 +97,14 @@ def _checked(body: Mapping[str, Any]) -> list[tuple[str, str]]:
 def get_all(db: ExtensionDatabase, instance_id: str) -> dict[str, Any]:
     with db.read() as conn:
         instance_row(conn, instance_id)
-        rows = conn.execute(
-            select(instance_data.c.key, instance_data.c.value)
-            .where(_of(instance_id))
-            .order_by(DATA_ROWID)
-        )
+        rows = conn.execute(_GET_ALL, {"instance_id": instance_id}).all()
         return {key: raw(value) for key, value in rows}
 
 
 def get_one(db: ExtensionDatabase, instance_id: str, key: str) -> msgspec.Raw:
     check_key(key)
     with db.read() as conn:
-        text = conn.execute(
-            select(instance_data.c.value).where(_of(instance_id), instance_data.c.key == key)
-        ).scalar()
+        text = conn.execute(_GET_ONE, {"instance_id": instance_id, "key": key}).scalar()
         if text is None:
             instance_row(conn, instance_id)
             raise NotFound(KEY_NOT_FOUND)

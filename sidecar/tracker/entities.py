@@ -58,7 +58,7 @@ def _data_of(conn: Connection, instance_ids: Sequence[str]) -> dict[str, dict[st
         .where(instance_data.c.instance_id.in_(instance_ids))
         .order_by(instance_data.c.instance_id, DATA_ROWID)
     )
-    for instance_id, key, value in rows:
+    for instance_id, key, value in rows.all():
         result[instance_id][key] = raw(value)
     return result
 

@@ -9,7 +9,7 @@ from sidecar.api.operation import GET, POST, operation
 from sidecar.api.schemas import PingBody, Pong
 
 
-@operation(GET, "/probe", "probe", status_code=204, opt={"public": True}, sync_to_thread=False)
+@operation(GET, "/probe", "probe", status_code=204, opt={"public": True})
 def probe() -> None:
     """Answers 204 so extensions can tell the service is there (no token needed)."""
 

@@ -77,7 +77,9 @@ def _reserved_key_routes(action: str) -> list[HTTPRouteHandler]:
 
     path = f"{DATA}/{action}"
     return [
-        get(path, include_in_schema=False, sync_to_thread=True, name=f"get-{action}")(get_reserved),
+        get(path, include_in_schema=False, sync_to_thread=False, name=f"get-{action}")(
+            get_reserved
+        ),
         delete(
             path,
             status_code=200,
