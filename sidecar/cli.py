@@ -79,6 +79,40 @@ def run(config_path: Path | None, **flags: Any) -> None:
     sys.exit(serve(settings))
 
 
+@cli.command()
+@_config_option
+@click.option(
+    "--db-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for sidecar's databases.",
+)
+@click.option(
+    "--data-root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="SillyTavern's data folder (the one holding default-user/).",
+)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None)
+def index(config_path: Path | None, **flags: Any) -> None:
+    """Index every chat of the data root once, then print a summary. Safe to repeat: a second
+    run with nothing changed writes nothing."""
+    settings = _load(config_path, **flags)
+    setup_logging(settings.log.level)
+    from rich.console import Console  # noqa: PLC0415 - keep `sidecar --help` fast
+
+    from sidecar.index_command import run_index  # noqa: PLC0415
+    from sidecar.wiring import resolve_data_root  # noqa: PLC0415
+
+    root = resolve_data_root(settings).sillytavern.data_root
+    if root is None:
+        raise click.ClickException(
+            "no SillyTavern data folder: pass --data-root <SillyTavern>/data or set "
+            "sillytavern.data_root"
+        )
+    run_index(settings, root, Console(stderr=False))
+
+
 @cli.command("config")
 @_config_option
 def show_config(config_path: Path | None) -> None:

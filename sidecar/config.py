@@ -16,6 +16,7 @@ from pydantic_settings import (
 )
 
 from sidecar.errors import ConfigError
+from sidecar.ids import is_valid_id
 from sidecar.locations import default_database_dir
 
 DEFAULT_PORT = 8711
@@ -61,6 +62,25 @@ class SillyTavernSettings(_Section):
         return None if value is None else value.expanduser().absolute()
 
 
+class IndexSettings(_Section):
+    namespaces: list[str] = Field(default_factory=list)
+    exclude_namespaces: list[str] = Field(default_factory=list)
+    namespace_map: dict[str, str] = Field(default_factory=dict)
+    top_level_fields: list[str] = Field(default_factory=lambda: ["tracker"])
+    skip_dirs: list[str] = Field(default_factory=lambda: ["backups"])
+    skip_prefixes: list[str] = Field(default_factory=lambda: ["_", "."])
+    history_retention_days: float | None = Field(default=None, gt=0)
+    shrink_ratio: float = Field(default=0.5, gt=0, lt=1)
+
+    @field_validator("namespace_map")
+    @classmethod
+    def _valid_targets(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [target for target in value.values() if not is_valid_id(target)]
+        if bad:
+            raise ValueError(f"not valid extension ids: {', '.join(map(repr, bad))}")
+        return value
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -75,6 +95,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     sillytavern: SillyTavernSettings = Field(default_factory=SillyTavernSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
 

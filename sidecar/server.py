@@ -13,34 +13,9 @@ import uvicorn
 
 from sidecar.api.app import API_PREFIX, create_app
 from sidecar.config import Settings
-from sidecar.locations import find_sillytavern_data_root, looks_like_data_root
+from sidecar.wiring import resolve_data_root
 
 log = logging.getLogger("sidecar")
-
-
-def resolve_data_root(settings: Settings) -> Settings:
-    """Fill in SillyTavern's data folder when it is not configured, and say what was found."""
-    root = settings.sillytavern.data_root
-    if root is not None:
-        if not looks_like_data_root(root):
-            log.warning(
-                "sillytavern.data_root %s does not look like a SillyTavern data folder "
-                "(no <user>/chats inside)",
-                root,
-            )
-        else:
-            log.info("SillyTavern data folder: %s", root)
-        return settings
-    found = find_sillytavern_data_root()
-    if found is None:
-        log.warning(
-            "SillyTavern data folder not found in the usual places; chats will not be indexed. "
-            "Set sillytavern.data_root in the config file or pass --data-root <SillyTavern>/data"
-        )
-        return settings
-    log.info("SillyTavern data folder (found automatically): %s", found)
-    section = settings.sillytavern.model_copy(update={"data_root": found})
-    return settings.model_copy(update={"sillytavern": section})
 
 
 class _Server(uvicorn.Server):

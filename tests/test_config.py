@@ -39,7 +39,7 @@ def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
 def _yaml_keys(data: dict[str, Any], prefix: str = "") -> set[str]:
     keys = set()
     for name, value in data.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:  # an empty mapping is a value (namespace_map: {})
             keys |= _yaml_keys(value, f"{prefix}{name}.")
         else:
             keys.add(prefix + name)

@@ -14,7 +14,15 @@ from sidecar.storage.registry import REGISTRY_FILE
 from tests.conftest import Api
 from tests.test_data import VALUES
 
-EXTENSION_TABLES = {"sidecar_meta", "characters", "instances", "instance_data"}
+EXTENSION_TABLES = {
+    "sidecar_meta",
+    "characters",
+    "instances",
+    "instance_data",
+    "message_data",
+    "chat_data",
+    "data_history",
+}
 
 
 def tables(path: Path) -> set[str]:
@@ -24,7 +32,7 @@ def tables(path: Path) -> set[str]:
 
 
 def test_each_database_holds_only_its_own_tables(api: Api, db_dir: Path) -> None:
-    assert tables(db_dir / "ext1.db") == EXTENSION_TABLES
+    assert tables(db_dir / "ext1.db") == EXTENSION_TABLES  # no registry or catalog tables
     assert tables(db_dir / REGISTRY_FILE) == {"extensions"}
     assert sorted(p.name for p in db_dir.glob("*.db")) == ["ext1.db", REGISTRY_FILE]
 

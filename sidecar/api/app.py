@@ -21,17 +21,12 @@ from sidecar.storage.sqlite import SqliteOptions
 API_PREFIX = "/api/plugins/valuetracker"
 
 
-def create_registry(settings: Settings) -> ExtensionRegistry:
-    options = SqliteOptions(
-        synchronous=settings.storage.synchronous,
-        busy_timeout_ms=settings.storage.busy_timeout_ms,
-    )
-    return ExtensionRegistry(settings.storage.database_dir, options)
-
-
 def create_app(settings: Settings, registry: ExtensionRegistry | None = None) -> Litestar:
     """Build the app. The registry is opened on startup and closed on shutdown."""
-    registry = registry or create_registry(settings)
+    registry = registry or ExtensionRegistry(
+        settings.storage.database_dir,
+        SqliteOptions(settings.storage.synchronous, settings.storage.busy_timeout_ms),
+    )
 
     scoped = Router(
         "/",

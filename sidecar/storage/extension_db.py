@@ -1,4 +1,4 @@
-"""One extension's SQLite database: a serialised writer and a pool of read-only readers."""
+"""SQLite databases with a serialised writer and a pool of read-only readers."""
 
 from __future__ import annotations
 
@@ -7,35 +7,36 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, MetaData, select
 
-from sidecar.storage.schema import SCHEMA_VERSION, ExtensionBase, schema_info
+from sidecar.storage import indexed_tables, schema
+from sidecar.storage.schema import SCHEMA_VERSION, schema_info
 from sidecar.storage.sqlite import SqliteOptions, read_engine, write_engine
 
+# Both modules define tables of the extension family; importing them registers the tables.
+EXTENSION_METADATA: MetaData = schema.ExtensionBase.metadata
+assert indexed_tables.message_data.metadata is EXTENSION_METADATA
 
-class ExtensionDatabase:
-    """Engines for ``path``. Writes run one at a time under an in-process lock (SQLite allows one
-    writer anyway; queueing here avoids busy-waiting inside SQLite), each as one ``BEGIN IMMEDIATE``
-    transaction that is committed before the caller answers."""
 
-    def __init__(self, extension_id: str, path: Path, options: SqliteOptions) -> None:
-        self.extension_id = extension_id
+class Database:
+    """Engines for one SQLite file whose tables are ``metadata``.
+
+    Writes run one at a time under an in-process lock (SQLite allows one writer anyway; queueing
+    here avoids busy-waiting inside SQLite), each as one ``BEGIN IMMEDIATE`` transaction that is
+    committed before the caller answers. Reads use read-only connections.
+    """
+
+    def __init__(self, path: Path, metadata: MetaData, options: SqliteOptions) -> None:
         self.path = path
         self._write_lock = threading.Lock()
         self._writer = write_engine(path, options)
-        self._create_schema()
+        with self.write() as conn:
+            metadata.create_all(conn)
+            self._after_create(conn)
         self._reader = read_engine(path, options)
 
-    def _create_schema(self) -> None:
-        with self.write() as conn:
-            ExtensionBase.metadata.create_all(conn)
-            found = conn.execute(
-                select(schema_info.c.value).where(schema_info.c.name == "schema_version")
-            ).scalar()
-            if found is None:
-                conn.execute(
-                    schema_info.insert().values(name="schema_version", value=SCHEMA_VERSION)
-                )
+    def _after_create(self, conn: Connection) -> None:
+        """Hook for schema bookkeeping inside the creating transaction."""
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -53,3 +54,18 @@ class ExtensionDatabase:
         with self._write_lock:
             self._reader.dispose()
             self._writer.dispose()
+
+
+class ExtensionDatabase(Database):
+    """One extension's file: its value-tracker data and the chat data indexed for it."""
+
+    def __init__(self, extension_id: str, path: Path, options: SqliteOptions) -> None:
+        self.extension_id = extension_id
+        super().__init__(path, EXTENSION_METADATA, options)
+
+    def _after_create(self, conn: Connection) -> None:
+        found = conn.execute(
+            select(schema_info.c.value).where(schema_info.c.name == "schema_version")
+        ).scalar()
+        if found is None:
+            conn.execute(schema_info.insert().values(name="schema_version", value=SCHEMA_VERSION))

@@ -28,6 +28,8 @@ from sidecar.storage.sqlite import SqliteOptions, read_engine, write_engine
 log = logging.getLogger(__name__)
 
 REGISTRY_FILE = "sidecar.registry.db"
+CATALOG_FILE = "sidecar.index.db"
+RESERVED_FILES = frozenset({REGISTRY_FILE, CATALOG_FILE})
 _DB_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}\.db", re.ASCII)
 
 
@@ -85,13 +87,37 @@ class ExtensionRegistry:
 
     def get(self, extension_id: str) -> ExtensionDatabase:
         """The open database of a registered extension; 404 when it is not registered."""
+        record = self._records.get(extension_id)
+        if record is None or not record.registered:
+            raise not_registered(extension_id)
         db = self._open.get(extension_id)
         if db is not None:
             return db
         with self._lock:
+            return self._open_db(self._records.get(extension_id) or record)
+
+    def index_database(self, extension_id: str) -> ExtensionDatabase | None:
+        """The database chat data of ``extension_id`` is indexed into, registered or not: the
+        extension's registered file, else ``<id>.db``. None when that file name belongs to
+        another extension (its ``dbPath``)."""
+        db = self._open.get(extension_id)
+        if db is not None:
+            return db
+        check_id(extension_id, "extension")
+        with self._lock:
             record = self._records.get(extension_id)
-            if record is None or not record.registered:
-                raise not_registered(extension_id)
+            if record is None:
+                db_file = f"{extension_id}.db"
+                owner = next((r for r in self._records.values() if r.db_file == db_file), None)
+                if owner is not None:
+                    log.warning(
+                        "not indexing namespace data for %s: %s belongs to extension %s",
+                        extension_id,
+                        db_file,
+                        owner.extension_id,
+                    )
+                    return None
+                record = Registration(extension_id, db_file, False, utc_now_iso())
             return self._open_db(record)
 
     def registrations(self) -> list[Registration]:
@@ -169,7 +195,7 @@ class ExtensionRegistry:
     def _db_file_for(self, extension_id: str, db_path: str | None) -> str:
         name = f"{extension_id}.db" if db_path is None else db_path
         if db_path is not None and (
-            not _DB_FILE.fullmatch(db_path) or ".." in db_path or db_path == REGISTRY_FILE
+            not _DB_FILE.fullmatch(db_path) or ".." in db_path or db_path in RESERVED_FILES
         ):
             raise InvalidInput(
                 "Invalid dbPath: it must be a file name ending in .db inside the database folder"

@@ -1,0 +1,94 @@
+"""``sidecar index``: a one-shot full scan with a progress bar and a summary."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+
+from sidecar.config import Settings
+from sidecar.indexer.scan import ScanSummary, full_scan, plan
+from sidecar.indexer.update_state import IndexResult
+from sidecar.sillytavern.discovery import ChatLocation
+from sidecar.wiring import create_indexer, create_registry, open_catalog
+
+MAX_PROBLEMS_SHOWN = 50
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def run_index(settings: Settings, root: Path, console: Console) -> ScanSummary:
+    registry = create_registry(settings)
+    registry.open()
+    catalog = open_catalog(settings)
+    try:
+        indexer = create_indexer(settings, registry, catalog, root)
+        locations = plan(indexer)
+        total = sum(_size(loc.path) for loc in locations)
+        started = time.perf_counter()
+        done = {"files": 0, "messages": 0}
+        columns = (
+            TextColumn("[bold]indexing"),
+            BarColumn(),
+            TextColumn("{task.fields[files]}"),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("index", total=total, files="", rate="")
+
+            def advance(location: ChatLocation, result: IndexResult) -> None:
+                done["files"] += 1
+                if result.status not in ("unchanged", "skipped"):
+                    done["messages"] += result.messages
+                rate = done["messages"] / max(time.perf_counter() - started, 1e-6)
+                progress.update(
+                    task,
+                    advance=_size(location.path),
+                    files=f"{done['files']}/{len(locations)} files",
+                    rate=f"{rate:,.0f} messages/s",
+                )
+
+            summary = full_scan(indexer, locations, advance)
+        print_summary(summary, console)
+        return summary
+    finally:
+        catalog.close()
+        registry.close()
+
+
+def print_summary(summary: ScanSummary, console: Console) -> None:
+    statuses = ", ".join(f"{count} {status}" for status, count in sorted(summary.statuses.items()))
+    console.print(
+        f"{summary.files} chat files ({summary.bytes / 1e6:,.1f} MB read) in "
+        f"{summary.seconds:.1f} s: {statuses or 'nothing to do'}"
+    )
+    console.print(
+        f"catalog: {summary.chats} chats, {summary.messages} messages; "
+        f"namespaces: {', '.join(summary.namespaces) or 'none'}"
+    )
+    if not summary.problems:
+        console.print("problems: none")
+        return
+    console.print(f"problems: {len(summary.problems)}")
+    for path, line, reason in summary.problems[:MAX_PROBLEMS_SHOWN]:
+        console.print(f"  {path}:{line}: {reason}", markup=False, highlight=False)
+    if len(summary.problems) > MAX_PROBLEMS_SHOWN:
+        console.print(f"  ... and {len(summary.problems) - MAX_PROBLEMS_SHOWN} more")

@@ -1,0 +1,1 @@
+"""The chat indexer: turns SillyTavern chat files into catalog rows and per-extension data rows."""

@@ -1,0 +1,242 @@
+"""The chat indexer: decides per file whether anything must be done, recognises renamed chats, and
+marks vanished chats missing (never purged)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, desc, select
+
+from sidecar.clock import utc_now_iso
+from sidecar.indexer import extsync
+from sidecar.indexer.update import ChatUpdate
+from sidecar.indexer.update_state import DatabaseFor, IndexResult, UpdateSettings
+from sidecar.sillytavern.chatfile import ChatFile
+from sidecar.sillytavern.discovery import ChatLocation, DiscoveryOptions, locate_chat
+from sidecar.sillytavern.messages import chat_namespaces
+from sidecar.storage.catalog_tables import chats, messages, problems, versions
+from sidecar.storage.extension_db import Database
+
+log = logging.getLogger(__name__)
+
+
+def _location_values(loc: ChatLocation) -> dict[str, Any]:
+    group = loc.group
+    return {
+        "rel_path": loc.relative_path,
+        "file_name": loc.file_name,
+        "user": loc.user,
+        "kind": loc.kind,
+        "character": loc.character,
+        "group_id": group.group_id if group else None,
+        "group_name": group.name if group else None,
+        "group_members": msgspec.json.encode(list(group.members)).decode() if group else None,
+    }
+
+
+class ChatIndexer:
+    """Indexes chat files of one data root into the catalog and the extension databases."""
+
+    def __init__(
+        self,
+        catalog: Database,
+        database_for: DatabaseFor,
+        root: Path,
+        settings: UpdateSettings,
+        discovery: DiscoveryOptions | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.database_for = database_for
+        self.root = root
+        self.settings = settings
+        self.discovery = discovery or DiscoveryOptions()
+
+    def _chat_at(self, conn: Connection, rel_path: str) -> Any:
+        return conn.execute(select(chats).where(chats.c.rel_path == rel_path)).first()
+
+    # -- entry points ------------------------------------------------------------------------
+
+    def index_path(self, path: Path) -> IndexResult | None:
+        """Index whatever is now at ``path`` (for the watcher); None when it is not a chat."""
+        location = locate_chat(self.root, path, self.discovery)
+        return None if location is None else self.index_location(location)
+
+    def index_location(self, loc: ChatLocation) -> IndexResult:
+        try:
+            info = os.stat(loc.path)
+        except FileNotFoundError:
+            return self.mark_missing(loc.relative_path)
+        except OSError as exc:
+            return IndexResult(None, "skipped", problems=[(0, f"cannot read: {exc.strerror}")])
+        if not stat.S_ISREG(info.st_mode):
+            return IndexResult(None, "skipped", problems=[(0, "not a regular file")])
+        with self.catalog.read() as conn:
+            chat = self._chat_at(conn, loc.relative_path)
+        if (
+            chat is not None
+            and chat.sync == "ok"
+            and chat.state != "missing"
+            and (chat.size, chat.mtime_ns) == (info.st_size, info.st_mtime_ns)
+        ):
+            return IndexResult(chat.chat_id, "unchanged", messages=chat.message_count)
+        try:
+            with ChatFile(loc.path) as file:
+                scan = file.scan()
+                status = None
+                if chat is None:
+                    chat = self._adopt_renamed(loc, scan.file_hash)
+                    status = "renamed" if chat is not None else None
+                if chat is not None and chat.sync == "ok" and chat.file_hash == scan.file_hash:
+                    self._same_content(chat.chat_id, scan.size, scan.mtime_ns)
+                    return IndexResult(
+                        chat.chat_id,
+                        status or "unchanged",
+                        messages=chat.message_count,
+                        size=scan.size,
+                    )
+                result = ChatUpdate(self.catalog, self.database_for, self.settings, loc, chat).run(
+                    file, scan
+                )
+        except FileNotFoundError:
+            return self.mark_missing(loc.relative_path)
+        except OSError as exc:
+            return IndexResult(None, "skipped", problems=[(0, f"cannot read: {exc.strerror}")])
+        if status:
+            result.status = status
+        return result
+
+    def _same_content(self, chat_id: str, size: int, mtime_ns: int) -> None:
+        """The file was touched or came back, but its bytes are what was indexed."""
+        with self.catalog.write() as conn:
+            conn.execute(
+                chats.update()
+                .where(chats.c.chat_id == chat_id)
+                .values(
+                    size=size,
+                    mtime_ns=mtime_ns,
+                    missing_since=None,
+                    state=_state_back(conn, chat_id),
+                )
+            )
+
+    # -- renames and vanished files ------------------------------------------------------------
+
+    def _adopt_renamed(self, loc: ChatLocation, file_hash: bytes) -> Any:
+        """A new file with exactly the content of a chat that went missing is that chat, moved
+        (SillyTavern renames by copy + delete; a character rename moves a whole folder)."""
+        with self.catalog.write() as conn:
+            chat = conn.execute(
+                select(chats)
+                .where(
+                    chats.c.state == "missing",
+                    chats.c.user == loc.user,
+                    chats.c.file_hash == file_hash,
+                )
+                .order_by(desc(chats.c.missing_since))
+            ).first()
+            if chat is None:
+                return None
+            conn.execute(
+                chats.update()
+                .where(chats.c.chat_id == chat.chat_id)
+                .values(
+                    **_location_values(loc),
+                    state=_state_back(conn, chat.chat_id),
+                    missing_since=None,
+                )
+            )
+            log.info("chat %s renamed: %s -> %s", chat.chat_id, chat.rel_path, loc.relative_path)
+            return self._chat_at(conn, loc.relative_path)
+
+    def mark_missing(self, rel_path: str) -> IndexResult:
+        """The file is gone: keep everything, mark the chat missing, or merge a copy (rename)."""
+        with self.catalog.read() as conn:
+            chat = self._chat_at(conn, rel_path)
+        if chat is None:
+            return IndexResult(None, "skipped")
+        if chat.state == "missing":
+            return IndexResult(chat.chat_id, "unchanged")
+        with self.catalog.read() as conn:
+            copy = conn.execute(
+                select(chats).where(
+                    chats.c.state != "missing",
+                    chats.c.user == chat.user,
+                    chats.c.file_hash == chat.file_hash,
+                    chats.c.chat_id != chat.chat_id,
+                    chats.c.first_seen >= chat.first_seen,
+                )
+            ).first()
+        if copy is not None:
+            self._merge_copy(chat, copy)
+            return IndexResult(chat.chat_id, "renamed", messages=chat.message_count)
+        with self.catalog.write() as conn:
+            conn.execute(
+                chats.update()
+                .where(chats.c.chat_id == chat.chat_id)
+                .values(state="missing", missing_since=utc_now_iso())
+            )
+        log.info("chat %s is missing: %s", chat.chat_id, rel_path)
+        return IndexResult(chat.chat_id, "missing", messages=chat.message_count)
+
+    def _merge_copy(self, original: Any, copy: Any) -> None:
+        """``copy`` was indexed as a new chat before ``original`` vanished: it was a rename. The
+        original keeps its id and history and takes the copy's place; the copy's rows go."""
+        with self.catalog.read() as conn:
+            names = (
+                conn.execute(
+                    select(messages.c.namespaces).where(messages.c.chat_id == copy.chat_id)
+                )
+                .scalars()
+                .all()
+            )
+        namespaces = {ns for row in names for ns in msgspec.json.decode(row)}
+        if copy.metadata_json:
+            namespaces |= set(chat_namespaces(msgspec.json.decode(copy.metadata_json)))
+        for ext in {self.settings.policy.extension_for(ns) for ns in namespaces} - {None}:
+            db = self.database_for(ext) if ext else None
+            if db is not None:
+                with db.write() as ext_conn:
+                    extsync.delete_chat_rows(ext_conn, copy.chat_id)
+        with self.catalog.write() as conn:
+            for table in (messages, versions, problems, chats):
+                conn.execute(table.delete().where(table.c.chat_id == copy.chat_id))
+            conn.execute(
+                chats.update()
+                .where(chats.c.chat_id == original.chat_id)
+                .values(
+                    rel_path=copy.rel_path,
+                    file_name=copy.file_name,
+                    user=copy.user,
+                    kind=copy.kind,
+                    character=copy.character,
+                    group_id=copy.group_id,
+                    group_name=copy.group_name,
+                    group_members=copy.group_members,
+                    size=copy.size,
+                    mtime_ns=copy.mtime_ns,
+                    missing_since=None,
+                    state=_state_back(conn, original.chat_id),
+                )
+            )
+        log.info("chat %s renamed: %s -> %s", original.chat_id, original.rel_path, copy.rel_path)
+
+    def missing_paths(self, seen: set[str]) -> list[str]:
+        """Catalogued, not-missing chats whose path is not in ``seen`` (for a full scan)."""
+        with self.catalog.read() as conn:
+            paths = (
+                conn.execute(select(chats.c.rel_path).where(chats.c.state != "missing"))
+                .scalars()
+                .all()
+            )
+        return [path for path in paths if path not in seen]
+
+
+def _state_back(conn: Connection, chat_id: str) -> str:
+    """The state of a chat whose file is back: shrunk stays shrunk, missing becomes ok."""
+    state = conn.execute(select(chats.c.state).where(chats.c.chat_id == chat_id)).scalar()
+    return "shrunk" if state == "shrunk" else "ok"

@@ -1,0 +1,107 @@
+"""From one raw line to what the indexer stores: catalog fields and per-extension data items."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import Any
+
+import msgspec
+
+from sidecar.indexer.namespaces import NamespacePolicy
+from sidecar.sillytavern.messages import message_info, message_namespaces
+
+_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+
+
+def encode_json(value: Any) -> str:
+    return _encoder.encode(value).decode("utf-8")
+
+
+@dataclass(frozen=True)
+class DataItem:
+    """One key of one namespace of one swipe; ``value`` is JSON text."""
+
+    swipe: int
+    namespace: str
+    key: str
+    value: str
+    selected: bool
+
+
+@dataclass
+class ParsedLine:
+    """``kind`` is ``object`` (header or message), ``blank`` or ``bad`` (with ``reason``)."""
+
+    kind: str
+    obj: dict[str, Any] | None = None
+    reason: str | None = None
+
+
+def parse_line(line: bytes) -> ParsedLine:
+    if not line.strip():
+        return ParsedLine("blank")
+    try:
+        obj = _decoder.decode(line)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        return ParsedLine("bad", reason=f"invalid JSON: {exc}")
+    if not isinstance(obj, dict):
+        return ParsedLine("bad", reason=f"not a JSON object but {_json_type(obj)}")
+    return ParsedLine("object", obj)
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    return "a boolean" if isinstance(value, bool) else "a number"
+
+
+@dataclass
+class MessageRecord:
+    """A message as the catalog stores it, plus its data items grouped by extension id."""
+
+    fields: dict[str, Any]
+    namespaces: list[str]
+    problems: list[str]
+    data: dict[str, list[DataItem]] = field(default_factory=dict)
+
+
+def message_record(
+    obj: dict[str, Any],
+    policy: NamespacePolicy,
+    top_level_fields: Collection[str],
+    tz: tzinfo | None = None,
+) -> MessageRecord:
+    info = message_info(obj, tz)
+    grouped: dict[str, list[DataItem]] = defaultdict(list)
+    names: set[str] = set()
+    for entry in message_namespaces(obj, top_level_fields):
+        extension = policy.extension_for(entry.namespace)
+        if extension is None:
+            continue
+        names.add(entry.namespace)
+        grouped[extension].extend(
+            DataItem(entry.swipe, entry.namespace, key, encode_json(value), entry.selected)
+            for key, value in entry.data.items()
+        )
+    fields = {
+        "name": info.name,
+        "is_user": info.is_user,
+        "is_system": info.is_system,
+        "send_date_raw": info.send_date_raw,
+        "send_date": info.send_date,
+        "text": info.text,
+        "swipe_id": info.swipe_id,
+        "swipe_count": info.swipe_count,
+        "builtin_extra": encode_json(info.builtin_extra) if info.builtin_extra else None,
+        "namespaces": encode_json(sorted(names)),
+        "problems": encode_json(list(info.problems)) if info.problems else None,
+    }
+    return MessageRecord(fields, sorted(names), list(info.problems), dict(grouped))

@@ -1,0 +1,71 @@
+"""A full pass over a data root: index every chat, mark the vanished ones missing, summarise."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import msgspec
+from sqlalchemy import func, select
+
+from sidecar.indexer.indexer import ChatIndexer
+from sidecar.indexer.update_state import IndexResult
+from sidecar.sillytavern.discovery import ChatLocation, discover_chats
+from sidecar.storage.catalog_tables import chats, messages
+
+Progress = Callable[[ChatLocation, IndexResult], None]
+
+
+@dataclass
+class ScanSummary:
+    files: int = 0
+    bytes: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    messages_indexed: int = 0
+    chats: int = 0
+    messages: int = 0
+    namespaces: list[str] = field(default_factory=list)
+    problems: list[tuple[str, int, str]] = field(default_factory=list)  # path, line, reason
+    seconds: float = 0.0
+
+
+def plan(indexer: ChatIndexer) -> list[ChatLocation]:
+    return list(discover_chats(indexer.root, indexer.discovery))
+
+
+def full_scan(
+    indexer: ChatIndexer,
+    locations: list[ChatLocation] | None = None,
+    progress: Progress | None = None,
+) -> ScanSummary:
+    """Index every chat of the data root; chats whose file is gone are marked missing."""
+    started = time.perf_counter()
+    summary = ScanSummary()
+    locations = plan(indexer) if locations is None else locations
+    seen: set[str] = set()
+    for location in locations:
+        seen.add(location.relative_path)
+        result = indexer.index_location(location)
+        summary.files += 1
+        summary.bytes += result.size
+        summary.statuses[result.status] += 1
+        if result.status not in ("unchanged", "skipped"):
+            summary.messages_indexed += result.messages
+        summary.problems.extend(
+            (location.relative_path, line, reason) for line, reason in result.problems
+        )
+        if progress is not None:
+            progress(location, result)
+    for rel_path in indexer.missing_paths(seen):
+        summary.statuses[indexer.mark_missing(rel_path).status] += 1
+    with indexer.catalog.read() as conn:
+        summary.chats = int(conn.execute(select(func.count()).select_from(chats)).scalar_one())
+        summary.messages = int(
+            conn.execute(select(func.count()).select_from(messages)).scalar_one()
+        )
+        rows = conn.execute(select(messages.c.namespaces).distinct()).scalars().all()
+    summary.namespaces = sorted({ns for row in rows for ns in msgspec.json.decode(row)})
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,93 @@
+"""State carried through one chat update, and its result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, select
+
+from sidecar.indexer.namespaces import NamespacePolicy
+from sidecar.storage.catalog_tables import messages
+from sidecar.storage.extension_db import ExtensionDatabase
+
+DatabaseFor = Callable[[str], ExtensionDatabase | None]
+
+
+@dataclass
+class IndexResult:
+    """What indexing one file did; the counters make incremental behaviour observable."""
+
+    chat_id: str | None
+    status: str  # new | updated | unchanged | missing | renamed | skipped
+    messages: int = 0
+    new_messages: int = 0
+    edited_messages: int = 0
+    removed_messages: int = 0
+    moved_messages: int = 0
+    parsed_lines: int = 0
+    data_written: int = 0
+    data_deleted: int = 0
+    history: int = 0
+    size: int = 0
+    shrunk: bool = False
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UpdateSettings:
+    policy: NamespacePolicy
+    top_level_fields: tuple[str, ...] = ("tracker",)
+    shrink_ratio: float = 0.5
+
+
+@dataclass
+class OldMessage:
+    """A message as the catalog had it before this update."""
+
+    msg_uid: int
+    position: int
+    line_no: int
+    namespaces: list[str]
+    problems: str | None
+
+
+def load_old_messages(conn: Connection, chat_id: str) -> dict[int, OldMessage]:
+    """The catalog's messages of a chat keyed by 0-based line index."""
+    rows = conn.execute(
+        select(
+            messages.c.msg_uid,
+            messages.c.position,
+            messages.c.line_no,
+            messages.c.namespaces,
+            messages.c.problems,
+        ).where(messages.c.chat_id == chat_id)
+    ).all()
+    return {
+        line_no - 1: OldMessage(uid, position, line_no, msgspec.json.decode(names), probs)
+        for uid, position, line_no, names, probs in rows
+    }
+
+
+@dataclass
+class Walk:
+    """Where the walk over the new file's lines is, and what it has gathered to write."""
+
+    old: dict[int, OldMessage]
+    next_uid: int
+    origin: list[int | None]  # old line index of each unchanged new line
+    block_of: list[int]  # diff block of each new line
+    pools: dict[int, list[OldMessage]] = field(default_factory=dict)
+    old_header: int | None = None
+    position: int = 0
+    seen_object: bool = False
+    header_line: int | None = None
+    header_obj: dict[str, Any] | None = None
+    shrunk: bool = False
+    carried: set[int] = field(default_factory=set)
+    new_lines: list[dict[str, Any]] = field(default_factory=list)
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    problem_rows: list[dict[str, Any]] = field(default_factory=list)

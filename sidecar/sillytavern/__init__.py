@@ -1,0 +1,1 @@
+"""What sidecar knows about SillyTavern's files on disk; no database or HTTP code here."""

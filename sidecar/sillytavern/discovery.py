@@ -1,0 +1,286 @@
+"""Find the chat files in a SillyTavern data root and say what each one is.
+
+Layout (see the spec): ``<root>/<handle>/chats/<folder>/*.jsonl`` and ``chats/*.jsonl`` (solo),
+``<root>/<handle>/group chats/*.jsonl`` (group), ``<root>/<handle>/groups/*.json`` (group
+definitions). A *legacy* root (pre-1.12 ``public/``, or a copied user folder) holds ``chats/`` or
+``group chats/`` directly; it is treated as the single user ``default-user``, SillyTavern's name for
+the only user of an install without accounts.
+
+Directory symlinks are never followed (a loop cannot hang a scan), unreadable folders are skipped
+with a warning, and nothing here raises on a broken data root.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+log = logging.getLogger(__name__)
+
+LEGACY_USER = "default-user"
+CHATS_DIR = "chats"
+GROUP_CHATS_DIR = "group chats"
+GROUPS_DIR = "groups"
+CHAT_SUFFIX = ".jsonl"
+_TEMP_FILE = re.compile(r".+\.jsonl\.[0-9]+", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class DiscoveryOptions:
+    """Which names are never chats: whole folders by name, and anything with a given prefix."""
+
+    skip_dir_names: frozenset[str] = frozenset({"backups"})
+    skip_prefixes: tuple[str, ...] = ("_", ".")
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    group_id: str
+    name: str | None
+    members: tuple[str, ...]
+    chat_ids: tuple[str, ...]
+    current_chat_id: str | None
+    chat_metadata: dict[str, Any]  # for current_chat_id when it is an old header-less group chat
+
+
+@dataclass(frozen=True)
+class ChatLocation:
+    path: Path  # absolute (not symlink-resolved) path of the .jsonl file
+    user: str
+    kind: Literal["solo", "group"]
+    character: str | None  # solo: the chats/<folder> name, None for chats/*.jsonl
+    group: GroupInfo | None  # group: the group whose groups/*.json claims the chat, if any
+    file_name: str  # without ".jsonl"
+    relative_path: str  # relative to the data root, "/"-separated
+
+
+def is_temp_chat_file(name: str) -> bool:
+    """True for SillyTavern's atomic-save temp files, ``<chat>.jsonl.<digits>``."""
+    return _TEMP_FILE.fullmatch(name) is not None
+
+
+def discover_chats(
+    root: Path, options: DiscoveryOptions = DiscoveryOptions()
+) -> Iterator[ChatLocation]:
+    """Yield every chat file under ``root``: users by handle, then solo chats, then group chats."""
+    root = Path(os.path.abspath(root))
+    users: list[tuple[str, Path, tuple[str, ...]]] = [(LEGACY_USER, root, ())]
+    if not _is_legacy_root(root):
+        users = [
+            (entry.name, root / entry.name, (entry.name,))
+            for entry in _scan(root)
+            if _is_dir(entry) and not _skipped(entry.name, options)
+        ]
+    for user, user_dir, prefix in sorted(users):
+        yield from _user_chats(root, user, user_dir, prefix, options)
+
+
+def locate_chat(
+    root: Path,
+    path: Path,
+    options: DiscoveryOptions = DiscoveryOptions(),
+    *,
+    groups: Mapping[str, GroupInfo] | None = None,
+) -> ChatLocation | None:
+    """Classify one path as discover_chats would, or None if it is not a chat sidecar indexes.
+
+    The file itself need not exist (deletions must be classifiable); only ``groups/*.json`` is read,
+    and not even that when the caller passes the user's ``groups`` (as returned by load_groups).
+    """
+    root = Path(os.path.abspath(root))
+    parts = _relative_parts(root, path)
+    if parts is None:
+        return None
+    user, user_dir, prefix, rest = LEGACY_USER, root, parts[:0], parts
+    if not _is_legacy_root(root):
+        if len(parts) < 2 or _skipped(parts[0], options):
+            return None
+        user, user_dir, prefix, rest = parts[0], root / parts[0], parts[:1], parts[1:]
+    name = rest[-1]
+    if not _is_chat_name(name, options) or any(_skipped(p, options) for p in rest[:-1]):
+        return None
+    is_group = len(rest) == 2 and rest[0] == GROUP_CHATS_DIR
+    if not is_group and not (rest[0] == CHATS_DIR and len(rest) in (2, 3)):
+        return None
+    if _not_a_scanned_file(root, parts):
+        return None
+    group = None
+    if is_group:
+        claims = _claims(load_groups(user_dir) if groups is None else groups)
+        group = claims.get(name[: -len(CHAT_SUFFIX)])
+    return _location(root, user, prefix, rest, group)
+
+
+def load_groups(user_dir: Path) -> dict[str, GroupInfo]:
+    """Read ``<user_dir>/groups/*.json`` keyed by group id; broken files are logged and skipped."""
+    groups: dict[str, GroupInfo] = {}
+    for entry in sorted(_scan(Path(user_dir) / GROUPS_DIR), key=lambda e: e.name):
+        if not entry.name.endswith(".json") or not _is_file(entry):
+            continue
+        try:
+            with open(entry.path, encoding="utf-8-sig") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError, RecursionError) as error:
+            log.warning("Skipping unreadable group file %s: %s", entry.path, error)
+            continue
+        if not isinstance(data, dict):
+            log.warning("Skipping group file %s: not a JSON object", entry.path)
+            continue
+        group_id = _text(data.get("id")) or entry.name[: -len(".json")]
+        metadata = data.get("chat_metadata")
+        groups.setdefault(
+            group_id,
+            GroupInfo(
+                group_id=group_id,
+                name=data["name"] if isinstance(data.get("name"), str) else None,
+                members=_texts(data.get("members")),
+                chat_ids=_texts(data.get("chats")),
+                current_chat_id=_text(data.get("chat_id")),
+                chat_metadata=metadata if isinstance(metadata, dict) else {},
+            ),
+        )
+    return groups
+
+
+def _user_chats(
+    root: Path, user: str, user_dir: Path, prefix: tuple[str, ...], options: DiscoveryOptions
+) -> Iterator[ChatLocation]:
+    direct: list[str] = []
+    folders: list[str] = []
+    for entry in _scan(user_dir / CHATS_DIR):
+        if _is_dir(entry):
+            if not _skipped(entry.name, options):
+                folders.append(entry.name)
+        elif _is_chat_name(entry.name, options) and _is_file(entry):
+            direct.append(entry.name)
+    for name in sorted(direct):
+        yield _location(root, user, prefix, (CHATS_DIR, name))
+    for folder in sorted(folders):
+        for name in _chat_files(user_dir / CHATS_DIR / folder, options):
+            yield _location(root, user, prefix, (CHATS_DIR, folder, name))
+    group_chats = _chat_files(user_dir / GROUP_CHATS_DIR, options)
+    if group_chats:
+        claims = _claims(load_groups(user_dir))
+        for name in group_chats:
+            group = claims.get(name[: -len(CHAT_SUFFIX)])
+            yield _location(root, user, prefix, (GROUP_CHATS_DIR, name), group)
+
+
+def _location(
+    root: Path,
+    user: str,
+    prefix: tuple[str, ...],
+    rest: tuple[str, ...],
+    group: GroupInfo | None = None,
+) -> ChatLocation:
+    """``rest`` is below the user folder: ``chats/[<folder>/]<file>`` or ``group chats/<file>``."""
+    parts = (*prefix, *rest)
+    solo = rest[0] == CHATS_DIR
+    return ChatLocation(
+        path=root.joinpath(*parts),
+        user=user,
+        kind="solo" if solo else "group",
+        character=rest[1] if solo and len(rest) == 3 else None,
+        group=None if solo else group,
+        file_name=rest[-1][: -len(CHAT_SUFFIX)],
+        relative_path="/".join(parts),
+    )
+
+
+def _claims(groups: Mapping[str, GroupInfo]) -> dict[str, GroupInfo]:
+    """Chat id -> group; a chat listed by several groups goes to the lowest group id."""
+    claims: dict[str, GroupInfo] = {}
+    for group_id in sorted(groups):
+        group = groups[group_id]
+        for chat_id in (*group.chat_ids, group.current_chat_id):
+            if chat_id is not None:
+                claims.setdefault(chat_id, group)
+    return claims
+
+
+def _chat_files(folder: Path, options: DiscoveryOptions) -> list[str]:
+    return sorted(e.name for e in _scan(folder) if _is_chat_name(e.name, options) and _is_file(e))
+
+
+def _is_chat_name(name: str, options: DiscoveryOptions) -> bool:
+    return name.endswith(CHAT_SUFFIX) and not _skipped(name, options)
+
+
+def _skipped(name: str, options: DiscoveryOptions) -> bool:
+    return name in options.skip_dir_names or name.startswith(options.skip_prefixes)
+
+
+def _is_legacy_root(root: Path) -> bool:
+    return any(
+        (root / name).is_dir() and not (root / name).is_symlink()
+        for name in (CHATS_DIR, GROUP_CHATS_DIR)
+    )
+
+
+def _relative_parts(root: Path, path: Path) -> tuple[str, ...] | None:
+    """``path`` relative to ``root`` as parts, trying symlink-resolved paths as a fallback."""
+    candidate = Path(os.path.abspath(path))
+    try:
+        parts = candidate.relative_to(root).parts
+    except ValueError:
+        try:  # e.g. a watcher reporting resolved paths under a symlinked data root
+            parts = candidate.resolve().relative_to(root.resolve()).parts
+        except (ValueError, OSError, RuntimeError):  # RuntimeError: symlink loop
+            return None
+    return parts or None
+
+
+def _not_a_scanned_file(root: Path, parts: tuple[str, ...]) -> bool:
+    """True when discovery would not reach the file: it is a folder, or under a symlinked one."""
+    folder = root
+    for part in parts[:-1]:
+        folder = folder / part
+        if folder.is_symlink():
+            return True
+    return (folder / parts[-1]).is_dir()
+
+
+def _scan(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as error:
+        log.warning("Skipping unreadable folder %s: %s", folder, error)
+        return []
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _text(value: object) -> str | None:
+    """Ids are strings in modern files and epoch-ms numbers in old ones."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(t for t in map(_text, value) if t is not None)
