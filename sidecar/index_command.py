@@ -17,6 +17,7 @@ from rich.progress import (
 )
 
 from sidecar.config import Settings
+from sidecar.indexer.retention import apply_retention
 from sidecar.indexer.scan import ScanSummary, full_scan, plan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation
@@ -67,6 +68,11 @@ def run_index(settings: Settings, root: Path, console: Console) -> ScanSummary:
                 )
 
             summary = full_scan(indexer, locations, advance)
+        days = settings.index.history_retention_days
+        if days is not None:
+            extensions = {ext for ns in summary.all_namespaces
+                          if (ext := indexer.settings.policy.extension_for(ns))}  # fmt: skip
+            summary.history_pruned = apply_retention(registry.index_database, extensions, days)
         print_summary(summary, console)
         return summary
     finally:
@@ -84,6 +90,8 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
         f"catalog: {summary.chats} chats, {summary.messages} messages; "
         f"namespaces: {', '.join(summary.namespaces) or 'none'}"
     )
+    if summary.history_pruned:
+        console.print(f"history: {summary.history_pruned} values older than the retention removed")
     if not summary.problems:
         console.print("problems: none")
         return

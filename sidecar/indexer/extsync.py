@@ -249,3 +249,9 @@ def delete_chat_rows(conn: Connection, chat_id: str) -> None:
     record of a renamed chat is merged into the original)."""
     for table in (message_data, chat_data, data_history):
         conn.execute(table.delete().where(table.c.chat_id == chat_id))
+
+
+def prune_history(conn: Connection, replaced_before: str) -> int:
+    """Forget history replaced before the given ISO time (``index.history_retention_days``)."""
+    result = conn.execute(data_history.delete().where(data_history.c.replaced_at < replaced_before))
+    return int(result.rowcount)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation, discover_chats
+from sidecar.sillytavern.messages import chat_namespaces
 from sidecar.storage.catalog_tables import chats, messages
 
 Progress = Callable[[ChatLocation, IndexResult], None]
@@ -26,7 +27,9 @@ class ScanSummary:
     messages_indexed: int = 0
     chats: int = 0
     messages: int = 0
-    namespaces: list[str] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)  # of messages
+    all_namespaces: list[str] = field(default_factory=list)  # of messages and chat metadata
+    history_pruned: int = 0
     problems: list[tuple[str, int, str]] = field(default_factory=list)  # path, line, reason
     seconds: float = 0.0
 
@@ -66,6 +69,11 @@ def full_scan(
             conn.execute(select(func.count()).select_from(messages)).scalar_one()
         )
         rows = conn.execute(select(messages.c.namespaces).distinct()).scalars().all()
+        metadata = conn.execute(select(chats.c.metadata_json).distinct()).scalars().all()
     summary.namespaces = sorted({ns for row in rows for ns in msgspec.json.decode(row)})
+    chat_level = {
+        ns for text in metadata if text for ns in chat_namespaces(msgspec.json.decode(text))
+    }
+    summary.all_namespaces = sorted(set(summary.namespaces) | chat_level)
     summary.seconds = time.perf_counter() - started
     return summary
