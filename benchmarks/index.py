@@ -50,7 +50,7 @@ from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.scan import ScanSummary, full_scan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation, locate_chat
-from sidecar.wiring import create_indexer, create_registry, open_catalog
+from sidecar.wiring import create_indexer, create_registry, open_catalog, open_line_store
 
 MB = 1e6
 TARGET_FULL_RATIO = 5.0
@@ -72,9 +72,11 @@ def opened(root: Path, db_dir: Path) -> Iterator[ChatIndexer]:
     registry = create_registry(settings)
     registry.open()
     catalog = open_catalog(settings)
+    line_store = open_line_store(settings)
     try:
-        yield create_indexer(settings, registry, catalog, root)
+        yield create_indexer(settings, registry, catalog, line_store, root)
     finally:
+        line_store.close()
         catalog.close()
         registry.close()
 

@@ -21,7 +21,7 @@ from sidecar.indexer.retention import apply_retention
 from sidecar.indexer.scan import ScanSummary, full_scan, plan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation
-from sidecar.wiring import create_indexer, create_registry, open_catalog
+from sidecar.wiring import create_indexer, create_registry, open_catalog, open_line_store
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -37,8 +37,9 @@ def run_index(settings: Settings, root: Path, console: Console) -> ScanSummary:
     registry = create_registry(settings)
     registry.open()
     catalog = open_catalog(settings)
+    line_store = open_line_store(settings)
     try:
-        indexer = create_indexer(settings, registry, catalog, root)
+        indexer = create_indexer(settings, registry, catalog, line_store, root)
         locations = plan(indexer)
         total = sum(_size(loc.path) for loc in locations)
         started = time.perf_counter()
@@ -76,6 +77,7 @@ def run_index(settings: Settings, root: Path, console: Console) -> ScanSummary:
         print_summary(summary, console)
         return summary
     finally:
+        line_store.close()
         catalog.close()
         registry.close()
 

@@ -8,11 +8,12 @@ from pathlib import Path
 from sidecar.config import Settings
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.namespaces import NamespacePolicy
-from sidecar.indexer.update_state import UpdateSettings
+from sidecar.indexer.update_state import Stores, UpdateSettings
 from sidecar.locations import find_sillytavern_data_root, looks_like_data_root
 from sidecar.sillytavern.discovery import DiscoveryOptions
 from sidecar.storage.catalog_tables import CatalogBase
 from sidecar.storage.extension_db import Database
+from sidecar.storage.linestore import LineStore
 from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
 from sidecar.storage.sqlite import SqliteOptions
 
@@ -37,14 +38,21 @@ def open_catalog(settings: Settings) -> Database:
     )
 
 
+def open_line_store(settings: Settings) -> LineStore:
+    return LineStore(settings.storage.database_dir / "lines")
+
+
 def create_indexer(
-    settings: Settings, registry: ExtensionRegistry, catalog: Database, root: Path
+    settings: Settings,
+    registry: ExtensionRegistry,
+    catalog: Database,
+    line_store: LineStore,
+    root: Path,
 ) -> ChatIndexer:
     index = settings.index
     policy = NamespacePolicy(index.namespaces, index.exclude_namespaces, index.namespace_map)
     return ChatIndexer(
-        catalog,
-        registry.index_database,
+        Stores(catalog, line_store, registry.index_database),
         root,
         UpdateSettings(policy, tuple(index.top_level_fields), index.shrink_ratio),
         DiscoveryOptions(

@@ -12,8 +12,9 @@ from sidecar.indexer.scan import ScanSummary, full_scan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import locate_chat
 from sidecar.storage.extension_db import Database
+from sidecar.storage.linestore import LineStore
 from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
-from sidecar.wiring import create_indexer, create_registry, open_catalog
+from sidecar.wiring import create_indexer, create_registry, open_catalog, open_line_store
 
 
 class Harness:
@@ -31,7 +32,10 @@ class Harness:
         self.registry: ExtensionRegistry = create_registry(self.settings)
         self.registry.open()
         self.catalog: Database = open_catalog(self.settings)
-        self.indexer: ChatIndexer = create_indexer(self.settings, self.registry, self.catalog, root)
+        self.line_store: LineStore = open_line_store(self.settings)
+        self.indexer: ChatIndexer = create_indexer(
+            self.settings, self.registry, self.catalog, self.line_store, root
+        )
 
     def index(self, path: Path) -> IndexResult:
         location = locate_chat(self.root, path)
@@ -42,6 +46,7 @@ class Harness:
         return full_scan(self.indexer)
 
     def close(self) -> None:
+        self.line_store.close()
         self.catalog.close()
         self.registry.close()
 

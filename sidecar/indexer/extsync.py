@@ -10,31 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects.sqlite import insert
 
 from sidecar.indexer.parse import DataItem
 from sidecar.storage.indexed_tables import chat_data, data_history, message_data
+from sidecar.storage.sqlite import executemany
 
 _CHUNK = 500
 
-_DELETE = message_data.delete().where(
-    and_(
-        message_data.c.chat_id == bindparam("c"),
-        message_data.c.msg_uid == bindparam("u"),
-        message_data.c.swipe == bindparam("s"),
-        message_data.c.namespace == bindparam("n"),
-        message_data.c.key == bindparam("k"),
-    )
+_KEY = "chat_id = ? AND msg_uid = ? AND swipe = ? AND namespace = ? AND key = ?"
+_DELETE = f"DELETE FROM message_data WHERE {_KEY}"
+_UPSERT = (
+    "INSERT INTO message_data (chat_id, msg_uid, swipe, namespace, key, value, selected, seen_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, msg_uid, swipe, namespace, key) "
+    "DO UPDATE SET value = excluded.value, selected = excluded.selected, seen_at = excluded.seen_at"
 )
-_ins = insert(message_data)
-_UPSERT = _ins.on_conflict_do_update(
-    index_elements=["chat_id", "msg_uid", "swipe", "namespace", "key"],
-    set_={
-        "value": _ins.excluded.value,
-        "selected": _ins.excluded.selected,
-        "seen_at": _ins.excluded.seen_at,
-    },
+_HISTORY = (
+    "INSERT INTO data_history (chat_id, msg_uid, position, swipe, namespace, key, value, "
+    "seen_at, replaced_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _chat_ins = insert(chat_data)
 _CHAT_UPSERT = _chat_ins.on_conflict_do_update(
@@ -57,12 +51,14 @@ def _chunks(items: Sequence[int]) -> Iterator[Sequence[int]]:
 
 @dataclass(frozen=True)
 class MessageTarget:
-    """Wanted data of one message (``items`` empty and ``exists`` False: the message is gone)."""
+    """Wanted data of one message (``items`` empty and ``exists`` False: the message is gone;
+    ``fresh``: the id is new, so nothing can be stored for it yet and the lookup is skipped)."""
 
     msg_uid: int
     position: int | None
     items: Sequence[DataItem]
     exists: bool = True
+    fresh: bool = False
 
 
 def sync_messages(
@@ -75,7 +71,7 @@ def sync_messages(
 ) -> SyncCounts:
     by_uid = {target.msg_uid: target for target in targets}
     stored: dict[tuple[int, int, str, str], tuple[str, bool, str]] = {}
-    for chunk in _chunks(list(by_uid)):
+    for chunk in _chunks([t.msg_uid for t in targets if not t.fresh]):
         rows = conn.execute(
             select(
                 message_data.c.msg_uid,
@@ -89,8 +85,8 @@ def sync_messages(
         ).all()
         for uid, swipe, namespace, key, value, selected, seen_at in rows:
             stored[(uid, swipe, namespace, key)] = (value, bool(selected), seen_at)
-    upserts: list[dict[str, object]] = []
-    history: list[dict[str, object]] = []
+    upserts: list[tuple[object, ...]] = []
+    history: list[tuple[object, ...]] = []
     wanted_keys: set[tuple[int, int, str, str]] = set()
     for target in targets:
         for item in target.items:
@@ -111,18 +107,8 @@ def sync_messages(
                     )
                 )
             seen_at = old[2] if old is not None and old[0] == item.value else now
-            upserts.append(
-                {
-                    "chat_id": chat_id,
-                    "msg_uid": target.msg_uid,
-                    "swipe": item.swipe,
-                    "namespace": item.namespace,
-                    "key": item.key,
-                    "value": item.value,
-                    "selected": item.selected,
-                    "seen_at": seen_at,
-                }
-            )
+            upserts.append((chat_id, target.msg_uid, item.swipe, item.namespace, item.key,
+                            item.value, item.selected, seen_at))  # fmt: skip
     deletes = [ident for ident in stored if ident not in wanted_keys]
     for uid, swipe, namespace, key in deletes:
         target = by_uid[uid]
@@ -137,14 +123,9 @@ def sync_messages(
                 reason=reason,
             )
         )
-    if history:
-        conn.execute(data_history.insert(), history)
-    if deletes:
-        conn.execute(
-            _DELETE, [{"c": chat_id, "u": u, "s": s, "n": n, "k": k} for u, s, n, k in deletes]
-        )
-    if upserts:
-        conn.execute(_UPSERT, upserts)
+    executemany(conn, _HISTORY, history)
+    executemany(conn, _DELETE, [(chat_id, *ident) for ident in deletes])
+    executemany(conn, _UPSERT, upserts)
     return SyncCounts(len(upserts), len(deletes), len(history))
 
 
@@ -156,20 +137,10 @@ def _history(
     *,
     now: str,
     reason: str,
-) -> dict[str, object]:
+) -> tuple[object, ...]:
     swipe, namespace, key = where
-    return {
-        "chat_id": chat_id,
-        "msg_uid": target.msg_uid,
-        "position": target.position,
-        "swipe": swipe,
-        "namespace": namespace,
-        "key": key,
-        "value": old[0],
-        "seen_at": old[2],
-        "replaced_at": now,
-        "reason": reason,
-    }
+    return (chat_id, target.msg_uid, target.position, swipe, namespace, key, old[0], old[2],
+            now, reason)  # fmt: skip
 
 
 def drop_unknown_messages(conn: Connection, chat_id: str, known: Iterable[int]) -> int:

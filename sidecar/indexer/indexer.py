@@ -15,12 +15,11 @@ from sqlalchemy import Connection, desc, select
 from sidecar.clock import utc_now_iso
 from sidecar.indexer import extsync
 from sidecar.indexer.update import ChatUpdate
-from sidecar.indexer.update_state import DatabaseFor, IndexResult, UpdateSettings
+from sidecar.indexer.update_state import IndexResult, Stores, UpdateSettings
 from sidecar.sillytavern.chatfile import ChatFile
 from sidecar.sillytavern.discovery import ChatLocation, DiscoveryOptions, locate_chat
 from sidecar.sillytavern.messages import chat_namespaces
 from sidecar.storage.catalog_tables import chats, messages, problems, versions
-from sidecar.storage.extension_db import Database
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +43,14 @@ class ChatIndexer:
 
     def __init__(
         self,
-        catalog: Database,
-        database_for: DatabaseFor,
+        stores: Stores,
         root: Path,
         settings: UpdateSettings,
         discovery: DiscoveryOptions | None = None,
     ) -> None:
-        self.catalog = catalog
-        self.database_for = database_for
+        self.stores = stores
+        self.catalog = stores.catalog
+        self.database_for = stores.database_for
         self.root = root
         self.settings = settings
         self.discovery = discovery or DiscoveryOptions()
@@ -99,9 +98,7 @@ class ChatIndexer:
                         messages=chat.message_count,
                         size=scan.size,
                     )
-                result = ChatUpdate(self.catalog, self.database_for, self.settings, loc, chat).run(
-                    file, scan
-                )
+                result = ChatUpdate(self.stores, self.settings, loc, chat).run(file, scan)
         except FileNotFoundError:
             return self.mark_missing(loc.relative_path)
         except OSError as exc:

@@ -15,16 +15,16 @@ from contextlib import ExitStack
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, func, select
 
 from sidecar.clock import utc_now_iso
 from sidecar.indexer import extsync
 from sidecar.indexer.diff import Block, diff_lines
-from sidecar.indexer.parse import encode_json, message_record, parse_line
+from sidecar.indexer.parse import MESSAGE_FIELDS, encode_json, message_record, parse_line
 from sidecar.indexer.update_state import (
-    DatabaseFor,
     IndexResult,
     OldMessage,
+    Stores,
     UpdateSettings,
     Walk,
     load_old_messages,
@@ -34,16 +34,20 @@ from sidecar.sillytavern.chatfile import ChatFile, Scan
 from sidecar.sillytavern.discovery import ChatLocation
 from sidecar.sillytavern.messages import chat_namespaces, header_info, is_header
 from sidecar.storage.catalog_tables import chats, lines, messages, problems, versions
-from sidecar.storage.extension_db import Database
+from sidecar.storage.sqlite import executemany
 
 BATCH = 1000
 MIN_MESSAGES_FOR_SHRINK = 4
 
-_MOVE = (
-    messages.update()
-    .where(messages.c.msg_uid == bindparam("u"))
-    .values(position=bindparam("p"), line_no=bindparam("l"))
+_INSERT_MESSAGE = (
+    "INSERT OR REPLACE INTO messages (msg_uid, chat_id, position, line_no, line_hash, "
+    + ", ".join(MESSAGE_FIELDS)
+    + ") VALUES ("
+    + ", ".join("?" * (5 + len(MESSAGE_FIELDS)))
+    + ")"
 )
+_MOVE = "UPDATE messages SET position = ?, line_no = ? WHERE msg_uid = ?"
+_INSERT_LINE = "INSERT OR IGNORE INTO lines (hash, pack, offset, length) VALUES (?, ?, ?, ?)"
 
 
 class ChatUpdate:
@@ -51,14 +55,14 @@ class ChatUpdate:
 
     def __init__(
         self,
-        catalog: Database,
-        database_for: DatabaseFor,
+        stores: Stores,
         settings: UpdateSettings,
         location: ChatLocation,
         chat: Any | None,
     ) -> None:
-        self.catalog = catalog
-        self.database_for = database_for
+        self.catalog = stores.catalog
+        self.line_store = stores.lines
+        self.database_for = stores.database_for
         self.settings = settings
         self.location = location
         self.chat = chat
@@ -142,17 +146,30 @@ class ChatUpdate:
     def _walk(
         self, conn: Connection, stack: ExitStack, file: ChatFile, scan: Scan, walk: Walk
     ) -> None:
-        for j, line in file.lines():
-            o = walk.origin[j]
-            unchanged = o is not None and not self.resync
-            if unchanged and o is not None and o in walk.old:
-                self._carry(walk, walk.old[o], j)
-                continue
-            if unchanged and not walk.seen_object and o == walk.old_header:
-                walk.header_line, walk.seen_object = j, True
-                continue
-            if o is None:
-                walk.new_lines.append({"hash": scan.hashes[j], "data": line})
+        count = len(scan.hashes)
+        wanted = [
+            self.resync or o is None or (o not in walk.old and o != walk.old_header)
+            for o in walk.origin
+        ]
+        reader = file.lines(scan, wanted)
+        upcoming = next(reader, None)
+        for j in range(count):
+            if upcoming is not None and upcoming[0] == j:
+                line = upcoming[1]
+                upcoming = next(reader, None)
+            else:  # unchanged: an old message, or the old header
+                o = walk.origin[j]
+                entry = walk.old.get(o) if o is not None else None
+                if entry is not None:
+                    self._carry(walk, entry, j)
+                    continue
+                if not walk.seen_object:
+                    walk.header_line, walk.seen_object = j, True
+                    continue
+                # The old header now follows other objects, so it counts as a message.
+                line = file.line(scan, j)
+            if walk.origin[j] is None:
+                walk.new_lines.append((scan.hashes[j], line))
             self._take(walk, j, line, scan.hashes[j])
             if len(walk.inserts) >= BATCH:
                 self._write_batch(conn, stack, walk)
@@ -162,7 +179,7 @@ class ChatUpdate:
         walk.seen_object = True
         walk.carried.add(entry.msg_uid)
         if entry.position != walk.position or entry.line_no != j + 1:
-            walk.moves.append({"u": entry.msg_uid, "p": walk.position, "l": j + 1})
+            walk.moves.append((walk.position, j + 1, entry.msg_uid))
         if entry.problems:
             for reason in msgspec.json.decode(entry.problems):
                 walk.problem_rows.append(self._problem(j + 1, reason))
@@ -193,16 +210,15 @@ class ChatUpdate:
             walk.carried.add(uid)
             if walk.origin[j] is None:
                 self.result.edited_messages += 1
-        walk.inserts.append({
-            "msg_uid": uid, "chat_id": self.chat_id, "position": walk.position,
-            "line_no": j + 1, "line_hash": line_hash, **record.fields,
-        })  # fmt: skip
+        walk.inserts.append((uid, self.chat_id, walk.position, j + 1, line_hash, *record.values))
         walk.problem_rows.extend(self._problem(j + 1, reason) for reason in record.problems)
         extensions = set(record.data)
         if reuse is not None:
             extensions |= self._extensions_of(reuse.namespaces)
+        fresh = reuse is None and not self.resync  # no stored rows can exist for a new id
         for ext in extensions:
-            target = extsync.MessageTarget(uid, walk.position, record.data.get(ext, []))
+            items = record.data.get(ext, [])
+            target = extsync.MessageTarget(uid, walk.position, items, fresh=fresh)
             self._targets.setdefault(ext, []).append(target)
         walk.position += 1
 
@@ -239,11 +255,10 @@ class ChatUpdate:
         self, conn: Connection, stack: ExitStack, walk: Walk, gone: str = "message_deleted"
     ) -> None:
         if walk.new_lines:
-            conn.execute(lines.insert().prefix_with("OR IGNORE"), walk.new_lines)
-        if walk.inserts:
-            conn.execute(messages.insert().prefix_with("OR REPLACE"), walk.inserts)
+            self._store_lines(conn, walk.new_lines)
+        executemany(conn, _INSERT_MESSAGE, walk.inserts)
         if walk.moves:
-            conn.execute(_MOVE, walk.moves)
+            executemany(conn, _MOVE, walk.moves)
             self.result.moved_messages += len(walk.moves)
         walk.new_lines, walk.inserts, walk.moves = [], [], []
         for ext, targets in self._targets.items():
@@ -255,6 +270,23 @@ class ChatUpdate:
                     )
                 )
         self._targets.clear()
+
+    def _store_lines(self, conn: Connection, new: list[tuple[bytes, bytes]]) -> None:
+        """Append lines the store does not hold yet; record where they went."""
+        unique = dict(new)
+        known: set[bytes] = set()
+        hashes = list(unique)
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            known.update(
+                conn.execute(select(lines.c.hash).where(lines.c.hash.in_(chunk))).scalars()
+            )
+        rows = []
+        for digest, data in unique.items():
+            if digest not in known:
+                ref = self.line_store.append(data)
+                rows.append((digest, ref.pack, ref.offset, ref.length))
+        executemany(conn, _INSERT_LINE, rows)
 
     def _close_walk(self, conn: Connection, stack: ExitStack, walk: Walk) -> None:
         """Removed messages, stray rows after a crash, chat-level data."""
@@ -342,6 +374,7 @@ class ChatUpdate:
         if walk.header_obj is not None or walk.header_line is None:
             values |= self._header_values(walk.header_obj)
         conn.execute(chats.update().where(chats.c.chat_id == self.chat_id).values(**values))
+        self.line_store.sync()  # the lines this version refers to are on disk before it commits
 
     def _header_values(self, header_obj: dict[str, Any] | None) -> dict[str, Any]:
         info = header_info(header_obj) if header_obj is not None else None

@@ -11,9 +11,19 @@ from sqlalchemy import Connection, select
 
 from sidecar.indexer.namespaces import NamespacePolicy
 from sidecar.storage.catalog_tables import messages
-from sidecar.storage.extension_db import ExtensionDatabase
+from sidecar.storage.extension_db import Database, ExtensionDatabase
+from sidecar.storage.linestore import LineStore
 
 DatabaseFor = Callable[[str], ExtensionDatabase | None]
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Where indexed data goes: the catalog, the line store, each extension's database."""
+
+    catalog: Database
+    lines: LineStore
+    database_for: DatabaseFor
 
 
 @dataclass
@@ -87,7 +97,7 @@ class Walk:
     header_obj: dict[str, Any] | None = None
     shrunk: bool = False
     carried: set[int] = field(default_factory=set)
-    new_lines: list[dict[str, Any]] = field(default_factory=list)
-    inserts: list[dict[str, Any]] = field(default_factory=list)
-    moves: list[dict[str, Any]] = field(default_factory=list)
+    new_lines: list[tuple[bytes, bytes]] = field(default_factory=list)  # (hash, line)
+    inserts: list[tuple[Any, ...]] = field(default_factory=list)
+    moves: list[tuple[int, int, int]] = field(default_factory=list)  # (position, line_no, uid)
     problem_rows: list[dict[str, Any]] = field(default_factory=list)

@@ -80,12 +80,14 @@ class MessageRow(CatalogBase, table=True):
 
 
 class LineRow(CatalogBase, table=True):
-    """Every distinct line ever seen, once."""
+    """Where each distinct line ever seen is stored in the line store's pack files."""
 
     __tablename__ = "lines"
 
     hash: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
-    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    pack: int
+    offset: int
+    length: int
 
 
 class VersionRow(CatalogBase, table=True):

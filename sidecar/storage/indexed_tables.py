@@ -17,10 +17,8 @@ class MessageDataRow(ExtensionBase, table=True):
     """One key of one namespace of one swipe of one message; ``value`` is JSON text."""
 
     __tablename__ = "message_data"
-    __table_args__ = (
-        Index("ix_message_data_key", "namespace", "key"),
-        Index("ix_message_data_chat", "chat_id", "msg_uid"),
-    )
+    # The primary key (chat_id, msg_uid, ...) already serves lookups by chat and message.
+    __table_args__ = (Index("ix_message_data_key", "namespace", "key"),)
 
     chat_id: str = Field(primary_key=True)
     msg_uid: int = Field(primary_key=True)

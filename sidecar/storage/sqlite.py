@@ -8,13 +8,16 @@ never write. Connections are made by a ``creator`` so that any character in a pa
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import QueuePool
+
+WRITER_CACHE_KIB = 16384
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,10 @@ def _configure(dbapi_conn: sqlite3.Connection, options: SqliteOptions, *, writer
         if writer:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={options.synchronous.upper()}")
+            # A larger page cache keeps big indexing transactions from spilling to disk mid-way.
+            cursor.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+            # Checkpoint (which fsyncs) every ~40 MB of WAL rather than every 4 MB.
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")
         else:
             cursor.execute("PRAGMA query_only=ON")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -83,3 +90,16 @@ def read_engine(path: Path, options: SqliteOptions, pool_size: int = 4) -> Engin
         )
 
     return _make_engine(connect, options, writer=False, pool_size=pool_size, max_overflow=8)
+
+
+def executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+    """Run ``sql`` for every row on the DBAPI cursor of ``conn``'s transaction, bypassing
+    SQLAlchemy's per-row parameter processing (measured as the largest cost of bulk indexing)."""
+    if not rows:
+        return 0
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
