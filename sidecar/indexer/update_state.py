@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from sidecar.indexer.namespaces import NamespacePolicy
-from sidecar.storage.catalog_tables import messages
 from sidecar.storage.extension_db import Database, ExtensionDatabase
 from sidecar.storage.linestore import LineStore
+from sidecar.storage.sqlite import fetchall
 
 DatabaseFor = Callable[[str], ExtensionDatabase | None]
 
@@ -66,15 +66,11 @@ class OldMessage:
 
 def load_old_messages(conn: Connection, chat_id: str) -> dict[int, OldMessage]:
     """The catalog's messages of a chat keyed by 0-based line index."""
-    rows = conn.execute(
-        select(
-            messages.c.msg_uid,
-            messages.c.position,
-            messages.c.line_no,
-            messages.c.namespaces,
-            messages.c.problems,
-        ).where(messages.c.chat_id == chat_id)
-    ).all()
+    rows = fetchall(
+        conn,
+        "SELECT msg_uid, position, line_no, namespaces, problems FROM messages WHERE chat_id = ?",
+        (chat_id,),
+    )
     return {
         line_no - 1: OldMessage(uid, position, line_no, msgspec.json.decode(names), probs)
         for uid, position, line_no, names, probs in rows

@@ -103,3 +103,13 @@ def executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> in
         return int(cursor.rowcount)
     finally:
         cursor.close()
+
+
+def fetchall(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """Rows of ``sql`` from the DBAPI cursor of ``conn``'s transaction (no result processing)."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
