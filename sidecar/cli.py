@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,23 @@ _config_option = click.option(
     default=None,
     help="YAML config file (see config.example.yaml). Without it, built-in defaults are used.",
 )
+
+
+def _common_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--config, --db-dir, --data-root and --log-level, shared by the commands that use them."""
+    options = [
+        _config_option,
+        click.option("--db-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+                     help="Folder for sidecar's databases."),
+        click.option("--data-root", type=click.Path(path_type=Path, file_okay=False),
+                     default=None,
+                     help="SillyTavern's data folder (the one holding default-user/)."),
+        click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+                     default=None),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 def _overrides(**flags: Any) -> dict[str, Any]:
@@ -54,24 +72,11 @@ def cli() -> None:
 
 
 @cli.command()
-@_config_option
+@_common_options
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8711).")
-@click.option(
-    "--db-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Folder for sidecar's databases.",
-)
-@click.option(
-    "--data-root",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="SillyTavern's data folder (the one holding default-user/).",
-)
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None)
 def run(config_path: Path | None, **flags: Any) -> None:
-    """Serve the API (and, with a data root, index SillyTavern's chats)."""
+    """Serve the HTTP API (the value-tracker contract) until stopped."""
     settings = _load(config_path, **flags)
     setup_logging(settings.log.level)
     from sidecar.server import serve  # noqa: PLC0415 - keep `sidecar --help` fast
@@ -80,20 +85,7 @@ def run(config_path: Path | None, **flags: Any) -> None:
 
 
 @cli.command()
-@_config_option
-@click.option(
-    "--db-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Folder for sidecar's databases.",
-)
-@click.option(
-    "--data-root",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="SillyTavern's data folder (the one holding default-user/).",
-)
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None)
+@_common_options
 def index(config_path: Path | None, **flags: Any) -> None:
     """Index every chat of the data root once, then print a summary. Safe to repeat: a second
     run with nothing changed writes nothing."""
