@@ -15,10 +15,17 @@ from contextlib import ExitStack
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from sidecar.clock import utc_now_iso
 from sidecar.indexer import extsync
+from sidecar.indexer.chat_level import (
+    chat_level_data,
+    chat_metadata,
+    chat_state,
+    header_columns,
+    reserve_message_ids,
+)
 from sidecar.indexer.diff import Block, diff_lines
 from sidecar.indexer.parse import MESSAGE_FIELDS, encode_json, message_record, parse_line
 from sidecar.indexer.update_state import (
@@ -32,7 +39,7 @@ from sidecar.indexer.update_state import (
 from sidecar.indexer.versions import choose_encoding, pack_hashes, unpack_hashes
 from sidecar.sillytavern.chatfile import ChatFile, Scan
 from sidecar.sillytavern.discovery import ChatLocation
-from sidecar.sillytavern.messages import chat_namespaces, header_info, is_header
+from sidecar.sillytavern.messages import chat_namespaces, is_header
 from sidecar.storage.catalog_tables import chats, lines, messages, problems, versions
 from sidecar.storage.sqlite import executemany
 
@@ -111,24 +118,7 @@ class ChatUpdate:
             else:
                 pending = chats.update().where(chats.c.chat_id == self.chat_id)
                 conn.execute(pending.values(sync="pending"))
-            self._reserve_uids(conn, len(scan.hashes))
-
-    def _reserve_uids(self, conn: Connection, count: int) -> None:
-        """Reserve ids for up to ``count`` new messages in the committed "pending" transaction,
-        so ids an interrupted run wrote to extension databases are never handed out again
-        (AUTOINCREMENT keeps its high-water mark in ``sqlite_sequence``)."""
-        current = conn.exec_driver_sql(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'messages'"
-        ).scalar()
-        top = conn.execute(select(func.max(messages.c.msg_uid))).scalar()
-        self._first_uid = max(int(current or 0), int(top or 0)) + 1
-        last = self._first_uid + count - 1
-        sql = (
-            "INSERT INTO sqlite_sequence (seq, name) VALUES (?, 'messages')"
-            if current is None
-            else "UPDATE sqlite_sequence SET seq = ? WHERE name = 'messages'"
-        )
-        conn.exec_driver_sql(sql, (last,))
+            self._first_uid = reserve_message_ids(conn, len(scan.hashes))
 
     # -- the walk over the new file ----------------------------------------------------------
 
@@ -321,23 +311,11 @@ class ChatUpdate:
         self.result.messages = walk.position
         self.result.shrunk = walk.shrunk
 
-    def _chat_metadata(self, header_obj: dict[str, Any] | None) -> dict[str, Any]:
-        if header_obj is not None:
-            return header_info(header_obj).chat_metadata
-        group = self.location.group
-        if group is not None and group.current_chat_id == self.location.file_name:
-            return dict(group.chat_metadata)  # header-less group chats keep it in the group file
-        return {}
-
     def _sync_chat_level(
         self, stack: ExitStack, header_obj: dict[str, Any] | None, gone: str
     ) -> None:
-        wanted: dict[str, dict[tuple[str, str], str]] = {}
-        for namespace, data in chat_namespaces(self._chat_metadata(header_obj)).items():
-            ext = self.settings.policy.extension_for(namespace)
-            if ext is not None:
-                bucket = wanted.setdefault(ext, {})
-                bucket.update(((namespace, k), encode_json(v)) for k, v in data.items())
+        metadata = chat_metadata(self.location, header_obj)
+        wanted = chat_level_data(self.settings.policy, metadata)
         previous: list[str] = []
         if self.chat is not None and self.chat.metadata_json:
             previous = list(chat_namespaces(msgspec.json.decode(self.chat.metadata_json)))
@@ -369,30 +347,9 @@ class ChatUpdate:
             "bom": scan.bom, "trailing_newline": scan.trailing_newline,
             "header_line": walk.header_line, "version": version, "sync": "ok",
             "last_indexed": self.now, "last_changed": self.now, "missing_since": None,
-            **self._state(walk),
+            **chat_state(self.chat, walk.shrunk, walk.position),
         }  # fmt: skip
         if walk.header_obj is not None or walk.header_line is None:
-            values |= self._header_values(walk.header_obj)
+            values |= header_columns(self.location, walk.header_obj)
         conn.execute(chats.update().where(chats.c.chat_id == self.chat_id).values(**values))
         self.line_store.sync()  # the lines this version refers to are on disk before it commits
-
-    def _header_values(self, header_obj: dict[str, Any] | None) -> dict[str, Any]:
-        info = header_info(header_obj) if header_obj is not None else None
-        metadata = self._chat_metadata(header_obj)
-        integrity = info.integrity if info else metadata.get("integrity")
-        return {
-            "user_name": info.user_name if info else None,
-            "character_name": info.character_name if info else None,
-            "create_date": info.create_date if info else None,
-            "integrity": integrity if isinstance(integrity, str) else None,
-            "metadata_json": encode_json(metadata) if metadata else None,
-        }
-
-    def _state(self, walk: Walk) -> dict[str, Any]:
-        """``shrunk`` when this save dropped most messages; it stays until the chat regrows."""
-        chat = self.chat
-        if walk.shrunk:
-            return {"state": "shrunk", "shrunk_from": chat.message_count if chat else 0}
-        if chat is not None and chat.state == "shrunk" and walk.position < (chat.shrunk_from or 0):
-            return {"state": "shrunk"}
-        return {"state": "ok", "shrunk_from": None}
