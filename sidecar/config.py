@@ -81,6 +81,18 @@ class IndexSettings(_Section):
         return value
 
 
+class WatchSettings(_Section):
+    mode: Literal["auto", "native", "polling"] = "auto"
+    quiet_period_ms: int = Field(default=300, ge=0)
+    max_wait_ms: int = Field(default=3000, ge=1)
+    polling_interval_ms: int = Field(default=1000, ge=50)
+
+
+class EventsSettings(_Section):
+    buffer_size: int = Field(default=10000, ge=10)
+    heartbeat_seconds: float = Field(default=15, gt=0)
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -96,6 +108,8 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     sillytavern: SillyTavernSettings = Field(default_factory=SillyTavernSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
 
