@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from sidecar.indexer.extsync import DataChange
 from tests.index_harness import Harness
 from tests.st_files import SOLO, header, message, st_save, swiped
 
@@ -230,3 +231,28 @@ def test_one_message_change_in_a_2000_message_chat_touches_one_message(tmp_path:
         )
     finally:
         h.close()
+
+
+def test_an_update_reports_what_changed_for_the_feed(h: Harness) -> None:
+    chat = base_chat()
+    chat[3]["extra"]["ext"] = {"n": 20, "added": [1]}
+    chat[0] = header(integrity="i-1", ext={"summary": "later"})
+    del chat[5]
+    st_save(h.root / REL, chat)
+    result = h.index(h.root / REL)
+    assert sorted(result.changes, key=repr) == sorted(
+        [
+            DataChange(2, 0, "ext", "added", "added"),
+            DataChange(2, 0, "ext", "n", "changed"),
+            DataChange(4, 0, "other", "flag", "removed"),
+            DataChange(None, None, "ext", "summary", "changed"),
+        ],
+        key=repr,
+    )
+    assert (h.root / REL).exists()
+    first = Harness(h.root.parent / "fresh-st", h.root.parent / "fresh-db")
+    try:
+        st_save(first.root / REL, base_chat())
+        assert first.index(first.root / REL).changes == []  # a new chat is one "new" event
+    finally:
+        first.close()

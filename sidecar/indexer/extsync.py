@@ -8,7 +8,8 @@ running it again. A value that is replaced or removed goes to ``data_history`` f
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.sqlite import insert
@@ -42,6 +43,17 @@ class SyncCounts:
     written: int = 0
     deleted: int = 0
     history: int = 0
+    changes: list[DataChange] = field(default_factory=list)
+
+
+class DataChange(NamedTuple):
+    """One key that changed, for the change feed (``position``/``swipe`` None: chat-level)."""
+
+    position: int | None
+    swipe: int | None
+    namespace: str
+    key: str
+    kind: str  # added | changed | removed
 
 
 def _chunks(items: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -87,6 +99,7 @@ def sync_messages(
             stored[(uid, swipe, namespace, key)] = (value, bool(selected), seen_at)
     upserts: list[tuple[object, ...]] = []
     history: list[tuple[object, ...]] = []
+    changes: list[DataChange] = []
     wanted_keys: set[tuple[int, int, str, str]] = set()
     for target in targets:
         for item in target.items:
@@ -107,12 +120,18 @@ def sync_messages(
                     )
                 )
             seen_at = old[2] if old is not None and old[0] == item.value else now
+            if not target.fresh:  # a brand-new chat is announced once, not key by key
+                kind = "added" if old is None else "changed"
+                changes.append(
+                    DataChange(target.position, item.swipe, item.namespace, item.key, kind)
+                )
             upserts.append((chat_id, target.msg_uid, item.swipe, item.namespace, item.key,
                             item.value, item.selected, seen_at))  # fmt: skip
     deletes = [ident for ident in stored if ident not in wanted_keys]
     for uid, swipe, namespace, key in deletes:
         target = by_uid[uid]
         reason = "removed" if target.exists else gone_reason
+        changes.append(DataChange(target.position, swipe, namespace, key, "removed"))
         history.append(
             _history(
                 chat_id,
@@ -126,7 +145,7 @@ def sync_messages(
     executemany(conn, _HISTORY, history)
     executemany(conn, _DELETE, [(chat_id, *ident) for ident in deletes])
     executemany(conn, _UPSERT, upserts)
-    return SyncCounts(len(upserts), len(deletes), len(history))
+    return SyncCounts(len(upserts), len(deletes), len(history), changes)
 
 
 def _history(
@@ -212,7 +231,12 @@ def sync_chat(
         )
     if upserts:
         conn.execute(_CHAT_UPSERT, upserts)
-    return SyncCounts(len(upserts), len(gone), len(history))
+    changes = [
+        DataChange(None, None, ns, key, "added" if (ns, key) not in stored else "changed")
+        for ns, key in ((row["namespace"], row["key"]) for row in upserts)
+    ]
+    changes += [DataChange(None, None, ns, key, "removed") for ns, key in gone]
+    return SyncCounts(len(upserts), len(gone), len(history), changes)
 
 
 def delete_chat_rows(conn: Connection, chat_id: str) -> None:

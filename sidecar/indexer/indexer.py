@@ -86,25 +86,25 @@ class ChatIndexer:
         try:
             with ChatFile(loc.path) as file:
                 scan = file.scan()
-                status = None
+                renamed_from = None
                 if chat is None:
-                    chat = self._adopt_renamed(loc, scan.file_hash)
-                    status = "renamed" if chat is not None else None
+                    chat, renamed_from = self._adopt_renamed(loc, scan.file_hash)
                 if chat is not None and chat.sync == "ok" and chat.file_hash == scan.file_hash:
                     self._same_content(chat.chat_id, scan.size, scan.mtime_ns)
                     return IndexResult(
                         chat.chat_id,
-                        status or "unchanged",
+                        "renamed" if renamed_from else "unchanged",
                         messages=chat.message_count,
                         size=scan.size,
+                        renamed_from=renamed_from,
                     )
                 result = ChatUpdate(self.stores, self.settings, loc, chat).run(file, scan)
         except FileNotFoundError:
             return self.mark_missing(loc.relative_path)
         except OSError as exc:
             return IndexResult(None, "skipped", problems=[(0, f"cannot read: {exc.strerror}")])
-        if status:
-            result.status = status
+        if renamed_from:
+            result.status, result.renamed_from = "renamed", renamed_from
         return result
 
     def _same_content(self, chat_id: str, size: int, mtime_ns: int) -> None:
@@ -123,7 +123,7 @@ class ChatIndexer:
 
     # -- renames and vanished files ------------------------------------------------------------
 
-    def _adopt_renamed(self, loc: ChatLocation, file_hash: bytes) -> Any:
+    def _adopt_renamed(self, loc: ChatLocation, file_hash: bytes) -> tuple[Any, str | None]:
         """A new file with exactly the content of a chat that went missing is that chat, moved
         (SillyTavern renames by copy + delete; a character rename moves a whole folder)."""
         with self.catalog.write() as conn:
@@ -137,7 +137,7 @@ class ChatIndexer:
                 .order_by(desc(chats.c.missing_since))
             ).first()
             if chat is None:
-                return None
+                return None, None
             conn.execute(
                 chats.update()
                 .where(chats.c.chat_id == chat.chat_id)
@@ -148,7 +148,7 @@ class ChatIndexer:
                 )
             )
             log.info("chat %s renamed: %s -> %s", chat.chat_id, chat.rel_path, loc.relative_path)
-            return self._chat_at(conn, loc.relative_path)
+            return self._chat_at(conn, loc.relative_path), chat.rel_path
 
     def mark_missing(self, rel_path: str) -> IndexResult:
         """The file is gone: keep everything, mark the chat missing, or merge a copy (rename)."""
@@ -170,7 +170,9 @@ class ChatIndexer:
             ).first()
         if copy is not None:
             self._merge_copy(chat, copy)
-            return IndexResult(chat.chat_id, "renamed", messages=chat.message_count)
+            return IndexResult(
+                chat.chat_id, "renamed", messages=chat.message_count, renamed_from=chat.rel_path
+            )
         with self.catalog.write() as conn:
             conn.execute(
                 chats.update()

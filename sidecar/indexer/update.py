@@ -44,6 +44,7 @@ from sidecar.storage.catalog_tables import chats, lines, messages, problems, ver
 from sidecar.storage.sqlite import executemany
 
 BATCH = 1000
+MAX_CHANGES = 10_000  # per file, for the change feed; a bigger rewrite is one "updated" event
 MIN_MESSAGES_FOR_SHRINK = 4
 
 _INSERT_MESSAGE = (
@@ -205,7 +206,8 @@ class ChatUpdate:
         extensions = set(record.data)
         if reuse is not None:
             extensions |= self._extensions_of(reuse.namespaces)
-        fresh = reuse is None and not self.resync  # no stored rows can exist for a new id
+        # A new id has no stored rows, unless this resyncs a chat an interrupted run touched.
+        fresh = reuse is None and (self.chat is None or not self.resync)
         for ext in extensions:
             items = record.data.get(ext, [])
             target = extsync.MessageTarget(uid, walk.position, items, fresh=fresh)
@@ -240,6 +242,8 @@ class ChatUpdate:
         self.result.data_written += counts.written
         self.result.data_deleted += counts.deleted
         self.result.history += counts.history
+        if self.chat is not None and len(self.result.changes) < MAX_CHANGES:
+            self.result.changes.extend(counts.changes[: MAX_CHANGES - len(self.result.changes)])
 
     def _write_batch(
         self, conn: Connection, stack: ExitStack, walk: Walk, gone: str = "message_deleted"

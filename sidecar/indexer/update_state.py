@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection
 
+from sidecar.indexer.extsync import DataChange
 from sidecar.indexer.namespaces import NamespacePolicy
 from sidecar.storage.extension_db import Database, ExtensionDatabase
 from sidecar.storage.linestore import LineStore
@@ -44,6 +45,8 @@ class IndexResult:
     size: int = 0
     shrunk: bool = False
     problems: list[tuple[int, str]] = field(default_factory=list)
+    changes: list[DataChange] = field(default_factory=list)  # for the change feed
+    renamed_from: str | None = None  # the previous relative path, for status "renamed"
 
 
 @dataclass(frozen=True)
