@@ -1,26 +1,42 @@
-"""Daemon wiring: resolve locations, build the app, serve it with uvicorn."""
+"""Daemon wiring: resolve locations, build the parts, serve them with uvicorn, talk to systemd."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import logging
 import signal
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import uvicorn
 
 from sidecar.api.app import API_PREFIX, create_app
 from sidecar.config import Settings
-from sidecar.wiring import resolve_data_root
+from sidecar.daemon.notify import Notifier
+from sidecar.daemon.service import IndexService
+from sidecar.events.hub import EventHub
+from sidecar.wiring import create_registry, resolve_data_root
 
 log = logging.getLogger("sidecar")
 
 
 class _Server(uvicorn.Server):
-    """uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown, so the process would die by the
-    signal; a service stopped on request should exit 0 instead."""
+    """Two changes to uvicorn: ``on_stop`` runs when shutdown begins (uvicorn waits for open
+    connections, such as change-feed streams, before the app's shutdown hooks run, so those
+    streams must be ended first), and after a requested stop the process exits 0 instead of
+    re-raising the signal."""
+
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_stop = on_stop
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_stop()
+        await super().shutdown(sockets)
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -45,6 +61,35 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+async def _watchdog(service: IndexService, notifier: Notifier, interval: float) -> None:
+    """Ping systemd's watchdog only while the watcher, worker and databases are healthy."""
+    while True:
+        await asyncio.sleep(interval)
+        healthy, reason = service.health()
+        if healthy:
+            notifier.watchdog()
+        else:
+            log.error("unhealthy, not pinging the systemd watchdog: %s", reason)
+
+
+async def _run(server: _Server, service: IndexService, notifier: Notifier) -> int:
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    pinger = None
+    if server.started:
+        notifier.ready("serving; reconciling the index" if service.root else "serving")
+        interval = notifier.watchdog_interval()
+        if interval:
+            pinger = asyncio.create_task(_watchdog(service, notifier, interval))
+    await serving
+    if pinger is not None:
+        pinger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pinger
+    return 0 if server.started else 1
+
+
 def serve(settings: Settings) -> int:
     """Run until SIGINT/SIGTERM; returns the process exit code."""
     settings = resolve_data_root(settings)
@@ -63,8 +108,12 @@ def serve(settings: Settings) -> int:
         API_PREFIX,
         "required" if api.token else "not required",
     )
+    notifier = Notifier()
+    registry = create_registry(settings)
+    hub = EventHub(settings.events.buffer_size)
+    service = IndexService(settings, registry, hub, notifier)
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, registry, service=service, hub=hub),
         host=api.host,
         port=api.port,
         log_config=None,
@@ -73,6 +122,13 @@ def serve(settings: Settings) -> int:
         timeout_graceful_shutdown=5,
         lifespan="on",
     )
-    server = _Server(config)
-    server.run()
-    return 0 if server.started else 1
+
+    def stopping() -> None:
+        log.info("stopping")
+        notifier.stopping()
+        hub.close()
+
+    try:
+        return asyncio.run(_run(_Server(config, stopping), service, notifier))
+    finally:
+        notifier.close()

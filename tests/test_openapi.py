@@ -12,6 +12,9 @@ ROUTES = {
     ("post", "/register"): "RegisterBody",
     ("delete", "/register"): "DeregisterBody",
     ("get", "/extensions"): None,
+    ("get", "/status"): None,
+    ("get", "/events"): None,
+    ("get", "/healthz"): None,  # outside the prefix
     ("get", "/probe"): None,
     ("post", "/ping"): "PingBody",
     ("get", "/characters"): None,
@@ -59,7 +62,7 @@ def test_every_route_is_listed_with_its_schemas(client: TestClient[Any]) -> None
     assert listed == set(ROUTES)
     components = schema["components"]["schemas"]
     for (method, path), body in ROUTES.items():
-        operation = schema["paths"][P + path][method]
+        operation = schema["paths"][path if path == "/healthz" else P + path][method]
         assert operation["operationId"], (method, path)
         if body is not None:
             body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
@@ -69,7 +72,14 @@ def test_every_route_is_listed_with_its_schemas(client: TestClient[Any]) -> None
                 assert body_schema == {"$ref": f"#/components/schemas/{body}"}
         success = "204" if path == "/probe" else "200"
         assert success in operation["responses"], (method, path)
-        if success == "200":
+        if path == "/events":
+            assert "text/event-stream" in operation["responses"]["200"]["content"]
+        elif path == "/healthz":
+            for code in ("200", "503"):
+                health = operation["responses"][code]["content"]["application/json"]["schema"]
+                assert health == {"$ref": "#/components/schemas/HealthBody"}
+            continue
+        elif success == "200":
             assert operation["responses"]["200"]["content"]["application/json"]["schema"]
         error = operation["responses"]["400"]["content"]["application/json"]["schema"]
         assert error == {"$ref": "#/components/schemas/ErrorBody"}

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
@@ -13,20 +18,57 @@ from sidecar import __version__
 from sidecar.api.auth import BearerTokenMiddleware
 from sidecar.api.deps import EXTENSION_HEADER, provide_extension_db, provide_registry
 from sidecar.api.errors import EXCEPTION_HANDLERS
-from sidecar.api.routes import characters, compat, cross_extension, data, instances, registration
+from sidecar.api.routes import (
+    characters,
+    compat,
+    cross_extension,
+    data,
+    events,
+    health,
+    instances,
+    registration,
+)
+from sidecar.api.routes.health import HealthSource
 from sidecar.config import Settings
+from sidecar.events.hub import EventHub
 from sidecar.storage.registry import ExtensionRegistry
 from sidecar.storage.sqlite import SqliteOptions
 
 API_PREFIX = "/api/plugins/valuetracker"
 
 
-def create_app(settings: Settings, registry: ExtensionRegistry | None = None) -> Litestar:
-    """Build the app. The registry is opened on startup and closed on shutdown."""
+class StartStopSource(HealthSource, Protocol):
+    """The daemon's indexing service as the app sees it."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def create_app(
+    settings: Settings,
+    registry: ExtensionRegistry | None = None,
+    *,
+    service: StartStopSource | None = None,
+    hub: EventHub | None = None,
+) -> Litestar:
+    """Build the app. The registry (and the indexing service, when the daemon passes one) start
+    with the app and stop with it; without a service the app serves the API alone."""
     registry = registry or ExtensionRegistry(
         settings.storage.database_dir,
         SqliteOptions(settings.storage.synchronous, settings.storage.busy_timeout_ms),
     )
+    hub = hub or EventHub(settings.events.buffer_size)
+
+    async def bind_hub() -> None:
+        hub.bind(asyncio.get_running_loop())
+
+    startup: list[Callable[[], Any]] = [registry.open, bind_hub]
+    shutdown: list[Callable[[], Any]] = [hub.close]
+    if service is not None:
+        startup.append(service.start)
+        shutdown.append(service.stop)
+    shutdown.append(registry.close)
 
     scoped = Router(
         "/",
@@ -35,7 +77,14 @@ def create_app(settings: Settings, registry: ExtensionRegistry | None = None) ->
     )
     api = Router(
         API_PREFIX,
-        route_handlers=[registration.router, compat.router, cross_extension.router, scoped],
+        route_handlers=[
+            registration.router,
+            compat.router,
+            cross_extension.router,
+            health.router,
+            events.router,
+            scoped,
+        ],
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
     )
     middleware: list[ASGIMiddleware] = []
@@ -44,9 +93,9 @@ def create_app(settings: Settings, registry: ExtensionRegistry | None = None) ->
         middleware.append(BearerTokenMiddleware(token.get_secret_value()))
 
     app = Litestar(
-        route_handlers=[api],
-        on_startup=[registry.open],
-        on_shutdown=[registry.close],
+        route_handlers=[api, health.root_router],
+        on_startup=startup,
+        on_shutdown=shutdown,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=middleware,
         cors_config=CORSConfig(
@@ -67,4 +116,8 @@ def create_app(settings: Settings, registry: ExtensionRegistry | None = None) ->
         debug=False,
     )
     app.state.registry = registry
+    app.state.events = hub
+    app.state.events_heartbeat = settings.events.heartbeat_seconds
+    app.state.service = service
+    app.state.started_at = time.monotonic()
     return app

@@ -224,6 +224,25 @@ class ChatIndexer:
             )
         log.info("chat %s renamed: %s -> %s", original.chat_id, original.rel_path, copy.rel_path)
 
+    def catalogued_under(self, folder: Path) -> list[Path]:
+        """Absolute paths of the not-missing chats catalogued inside ``folder`` (for a folder that
+        was deleted or renamed as a whole)."""
+        try:
+            prefix = folder.relative_to(self.root).as_posix()
+        except ValueError:
+            return []
+        with self.catalog.read() as conn:
+            paths = (
+                conn.execute(
+                    select(chats.c.rel_path).where(
+                        chats.c.state != "missing", chats.c.rel_path.startswith(prefix + "/")
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return [self.root / path for path in paths]
+
     def missing_paths(self, seen: set[str]) -> list[str]:
         """Catalogued, not-missing chats whose path is not in ``seen`` (for a full scan)."""
         with self.catalog.read() as conn:

@@ -120,6 +120,20 @@ class ExtensionRegistry:
                 record = Registration(extension_id, db_file, False, utc_now_iso())
             return self._open_db(record)
 
+    def check(self) -> tuple[bool, str]:
+        """Whether the registry database answers (for health checks)."""
+        if self._engine is None:
+            return False, "the registry database is not open"
+        try:
+            raw = self._engine.raw_connection()  # autocommit: no BEGIN IMMEDIATE, no write lock
+            try:
+                raw.cursor().execute("SELECT count(*) FROM extensions").fetchone()
+            finally:
+                raw.close()
+        except Exception as exc:
+            return False, f"the registry database does not answer: {type(exc).__name__}"
+        return True, "ok"
+
     def registrations(self) -> list[Registration]:
         with self._lock:
             return sorted(self._records.values(), key=lambda r: (r.created_at, r.extension_id))

@@ -1,0 +1,204 @@
+"""The indexing side of ``sidecar run``: watch the data root, index on one worker thread, publish.
+
+Start-up order matters: the observer starts before the reconcile pass, so nothing saved during the
+pass is missed; the reconcile itself runs on the worker thread, like every later index, so the API
+answers while it runs and no two updates of one chat ever overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from watchdog.observers.api import BaseObserver
+
+from sidecar.clock import utc_now_iso
+from sidecar.config import Settings
+from sidecar.daemon.notify import Notifier
+from sidecar.daemon.publish import events_of
+from sidecar.events.hub import EventHub
+from sidecar.indexer.indexer import ChatIndexer
+from sidecar.indexer.scan import full_scan
+from sidecar.indexer.update_state import IndexResult
+from sidecar.sillytavern.discovery import ChatLocation, discover_chats
+from sidecar.storage.catalog_tables import chats, messages, problems
+from sidecar.storage.extension_db import Database
+from sidecar.storage.linestore import LineStore
+from sidecar.storage.registry import ExtensionRegistry
+from sidecar.watch.coalesce import Coalescer
+from sidecar.watch.handler import ChatEventHandler
+from sidecar.watch.observer import start_observer, stop_observer
+from sidecar.watch.worker import WatchWorker
+from sidecar.wiring import create_indexer, open_catalog, open_line_store
+
+log = logging.getLogger("sidecar.daemon")
+
+
+class IndexService:
+    def __init__(
+        self, settings: Settings, registry: ExtensionRegistry, hub: EventHub, notifier: Notifier
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.hub = hub
+        self.notifier = notifier
+        self.root = settings.sillytavern.data_root
+        self.mode = "disabled"
+        self.error: str | None = None
+        self.reconciling = False
+        self.last_indexed: str | None = None
+        self.catalog: Database | None = None
+        self.line_store: LineStore | None = None
+        self.indexer: ChatIndexer | None = None
+        self.observer: BaseObserver | None = None
+        self.worker: WatchWorker | None = None
+        self.coalescer: Coalescer | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.root is None:
+            log.warning("no SillyTavern data folder configured: serving the API without indexing")
+            return
+        try:
+            self._start(self.root)
+        except OSError as exc:
+            # The API still serves; /healthz reports why indexing is not running.
+            self.error = f"cannot watch {self.root}: {exc}"
+            log.error("%s", self.error)
+
+    def _start(self, root: Path) -> None:
+        self.catalog = open_catalog(self.settings)
+        self.line_store = open_line_store(self.settings)
+        self.indexer = create_indexer(
+            self.settings, self.registry, self.catalog, self.line_store, root
+        )
+        watch = self.settings.watch
+        self.coalescer = Coalescer(watch.quiet_period_ms / 1000, watch.max_wait_ms / 1000)
+        self.worker = WatchWorker(self.coalescer, self._process)
+        handler = ChatEventHandler(root, self.coalescer.add, self.indexer.discovery)
+        self.observer, self.mode = start_observer(
+            root, handler, watch.mode, watch.polling_interval_ms / 1000
+        )
+        log.info("watching %s (%s)", root, self.mode)
+        self.worker.start()
+        self.worker.submit(root)  # the reconcile pass, on the worker thread
+
+    def stop(self) -> None:
+        if self.observer is not None:
+            stop_observer(self.observer)
+        if self.worker is not None and not self.worker.stop(timeout=5):
+            log.warning("the indexer did not finish its current file in time; it will resume")
+        if self.line_store is not None:
+            self.line_store.close()
+        if self.catalog is not None:
+            self.catalog.close()
+
+    # -- work --------------------------------------------------------------------------------
+
+    def _process(self, path: Path) -> None:
+        assert self.indexer is not None
+        if path == self.root:
+            self._reconcile()
+        elif path.is_dir():
+            self._folder(path)
+        elif not path.exists() and self.indexer.catalogued_under(path):
+            self._folder(path)  # a folder that went away: its chats are missing
+        else:
+            result = self.indexer.index_path(path)
+            if result is not None:
+                self._done(result)
+
+    def _folder(self, folder: Path) -> None:
+        """A folder appeared, moved or vanished: index what is in it, mark what left missing."""
+        assert self.indexer is not None
+        present = [p for p in folder.rglob("*.jsonl") if p.is_file()] if folder.is_dir() else []
+        for path in sorted(set(present) | set(self.indexer.catalogued_under(folder))):
+            result = self.indexer.index_path(path)
+            if result is not None:
+                self._done(result)
+
+    def _reconcile(self) -> None:
+        assert self.indexer is not None
+        self.reconciling = True
+        started = time.monotonic()
+        locations = list(discover_chats(self.indexer.root, self.indexer.discovery))
+        total = len(locations)
+        log.info("reconciling %d chat files with the index", total)
+        done = {"n": 0}
+
+        def progress(_location: ChatLocation, result: IndexResult) -> None:
+            done["n"] += 1
+            self._done(result)
+            if done["n"] % 20 == 0 or done["n"] == total:
+                self.notifier.status(f"reconciling: {done['n']}/{total} chats")
+
+        try:
+            summary = full_scan(self.indexer, locations, progress)
+        finally:
+            self.reconciling = False
+        statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items()))
+        log.info(
+            "reconciled %d chats in %.1f s (%s)",
+            total, time.monotonic() - started, statuses or "nothing to do",
+        )  # fmt: skip
+        self.notifier.status(f"watching {total} chats ({self.mode})")
+
+    def _done(self, result: IndexResult) -> None:
+        if result.status not in ("unchanged", "skipped"):
+            self.last_indexed = utc_now_iso()
+            self.hub.publish(events_of(result))
+        for line, reason in result.problems[:5]:
+            log.warning("chat %s line %d: %s", result.chat_id, line, reason)
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    def health(self) -> tuple[bool, str]:
+        if self.root is None:
+            return True, "ok (no data root: indexing disabled)"
+        if self.error is not None:
+            return False, self.error
+        if self.observer is None or not self.observer.is_alive():
+            return False, "the file watcher is not running"
+        if self.worker is None or not self.worker.alive:
+            return False, "the indexer worker is not running"
+        try:
+            assert self.catalog is not None
+            with self.catalog.read() as conn:
+                conn.execute(select(1))
+        except Exception as exc:
+            return False, f"the catalog database does not answer: {type(exc).__name__}"
+        return True, "ok"
+
+    def status(self) -> dict[str, Any]:
+        busy = self.worker.busy_since if self.worker is not None else None
+        report: dict[str, Any] = {
+            "watchMode": self.mode,
+            "dataRoot": str(self.root) if self.root else None,
+            "reconciling": self.reconciling,
+            "queueDepth": len(self.coalescer) if self.coalescer is not None else 0,
+            "lastIndexed": self.last_indexed,
+            "lagSeconds": round(time.monotonic() - busy, 3) if busy is not None else 0.0,
+            "chats": 0,
+            "messages": 0,
+            "namespaces": [],
+            "problems": 0,
+        }
+        if self.catalog is not None:
+            with self.catalog.read() as conn:
+                report["chats"] = conn.execute(select(func.count()).select_from(chats)).scalar()
+                report["messages"] = conn.execute(
+                    select(func.count()).select_from(messages)
+                ).scalar()
+                report["problems"] = conn.execute(
+                    select(func.count()).select_from(problems)
+                ).scalar()
+                names = conn.exec_driver_sql(
+                    "SELECT DISTINCT j.value FROM (SELECT DISTINCT namespaces FROM messages) m, "
+                    "json_each(m.namespaces) j ORDER BY 1"
+                ).scalars()
+                report["namespaces"] = list(names)
+        return report

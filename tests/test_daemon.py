@@ -1,0 +1,165 @@
+"""``sidecar run`` as systemd runs it: a real subprocess watching a real data root, serving
+HTTP on 127.0.0.1, notifying a real datagram socket, streaming the change feed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.live_server import free_port, wait_until
+from tests.st_files import SOLO, header, message, st_save
+
+PREFIX = "/api/plugins/valuetracker"
+
+
+class Daemon:
+    def __init__(self, tmp: Path, root: Path) -> None:
+        self.tmp, self.root = tmp, root
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.notify_path = tmp / "notify.sock"
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(self.notify_path))
+        self.notify.settimeout(20)
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
+        env |= {
+            "NOTIFY_SOCKET": str(self.notify_path),
+            "WATCHDOG_USEC": "400000",
+            "SIDECAR_WATCH__QUIET_PERIOD_MS": "100",
+            "SIDECAR_EVENTS__HEARTBEAT_SECONDS": "1",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sidecar", "run", "--port", str(self.port),
+             "--db-dir", str(self.tmp / "db"), "--data-root", str(self.root)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+
+    def messages(self, until: str) -> list[str]:
+        """Datagrams received up to and including one containing ``until``."""
+        got: list[str] = []
+        while True:
+            data = self.notify.recv(4096).decode()
+            got.append(data)
+            if until in data:
+                return got
+
+    def get(self, path: str) -> Any:
+        return httpx.get(self.base + path, timeout=5)
+
+    def stop(self) -> tuple[int, str]:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        output, _ = self.process.communicate(timeout=10)
+        return self.process.returncode, output
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.notify.close()
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    root = tmp_path / "st"
+    st_save(root / SOLO / "old.jsonl", [header(), message("hi", extra={"ext": {"n": 1}})])
+    d = Daemon(tmp_path, root)
+    yield d
+    d.close()
+
+
+def catalog_count(daemon: Daemon) -> int:
+    status = daemon.get(PREFIX + "/status").json()
+    return int(status["chats"])
+
+
+def test_run_watches_serves_notifies_and_stops_cleanly(daemon: Daemon) -> None:
+    daemon.start()
+    ready = daemon.messages(until="READY=1")
+    assert any("READY=1" in m for m in ready)
+    health = daemon.get("/healthz")
+    assert (health.status_code, health.json()["status"]) == (200, "ok")
+    wait_until(lambda: catalog_count(daemon) == 1, timeout=15)
+    status = daemon.get(PREFIX + "/status").json()
+    assert status["watchMode"] in ("native", "polling")
+    assert status["messages"] == 1
+    assert status["namespaces"] == ["ext"]
+    assert any(m == "WATCHDOG=1" for m in daemon.messages(until="WATCHDOG=1"))
+
+    events: list[dict[str, Any]] = []
+    connected = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream("GET", daemon.base + PREFIX + "/events", timeout=30) as stream:
+            connected.set()
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    events.append(json.loads(line[len("data: ") :]))
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert connected.wait(10)
+    # A save exactly as SillyTavern does it, and a brand-new chat.
+    st_save(daemon.root / SOLO / "old.jsonl", [header(), message("hi", extra={"ext": {"n": 2}})])
+    st_save(daemon.root / SOLO / "new.jsonl", [header(), message("new")])
+    wait_until(lambda: len({e["kind"] for e in events} & {"changed", "new"}) == 2, timeout=15)
+    changed = next(e for e in events if e["kind"] == "changed")
+    assert {k: changed[k] for k in ("position", "swipe", "namespace", "keys")} == {
+        "position": 0,
+        "swipe": 0,
+        "namespace": "ext",
+        "keys": ["n"],
+    }
+    assert isinstance(changed["eventId"], int)
+    assert changed["chatId"]
+    # Stop while the change-feed client is still connected: exit 0 within 10 s.
+    started = time.monotonic()
+    code, output = daemon.stop()
+    assert code == 0, output
+    assert time.monotonic() - started < 10
+    assert any("STOPPING=1" in m for m in daemon.messages(until="STOPPING=1"))
+    listener.join(timeout=5)
+
+
+def test_changes_made_while_stopped_are_picked_up_at_start(daemon: Daemon) -> None:
+    daemon.start()
+    daemon.messages(until="READY=1")
+    wait_until(lambda: catalog_count(daemon) == 1, timeout=15)
+    assert daemon.stop()[0] == 0
+    st_save(daemon.root / SOLO / "while-down.jsonl", [header(), message("a"), message("b")])
+    (daemon.root / SOLO / "old.jsonl").unlink()
+    daemon.start()
+    daemon.messages(until="READY=1")
+    wait_until(lambda: catalog_count(daemon) == 2, timeout=15)
+    wait_until(lambda: daemon.get(PREFIX + "/status").json()["reconciling"] is False, timeout=15)
+    status = daemon.get(PREFIX + "/status").json()
+    assert status["messages"] == 3  # the missing chat keeps its message: never purged
+    assert daemon.stop()[0] == 0
+
+
+def test_unhealthy_when_the_data_root_cannot_be_watched(tmp_path: Path) -> None:
+    d = Daemon(tmp_path, tmp_path / "does-not-exist")
+    try:
+        d.start()
+        d.messages(until="READY=1")  # the API still serves
+        health = d.get("/healthz")
+        assert health.status_code == 503
+        assert "cannot watch" in health.json()["reason"]
+        assert d.stop()[0] == 0
+    finally:
+        d.close()

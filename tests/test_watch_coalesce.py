@@ -1,0 +1,262 @@
+"""The per-path debounce (with a fake clock) and the worker thread that drains it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sidecar.watch import Coalescer, WatchWorker
+
+A, B, C = Path("/data/a.jsonl"), Path("/data/b.jsonl"), Path("/data/c.jsonl")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def at(self, offset: float) -> None:
+        """Set the time to ``offset`` seconds after the start."""
+        self.now = 1000.0 + offset
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def coalescer(clock: FakeClock) -> Coalescer:
+    return Coalescer(quiet=0.3, max_wait=3.0, clock=clock)
+
+
+def test_due_after_the_quiet_period(clock: FakeClock, coalescer: Coalescer) -> None:
+    assert coalescer.next_due_in() is None
+    coalescer.add(A)
+    assert len(coalescer) == 1
+    assert coalescer.next_due_in() == pytest.approx(0.3)
+    clock.at(0.29)
+    assert coalescer.pop_due() == []
+    assert coalescer.next_due_in() == pytest.approx(0.01)
+    clock.at(0.3)
+    assert coalescer.next_due_in() == 0
+    assert coalescer.pop_due() == [A]
+    assert len(coalescer) == 0
+    assert coalescer.next_due_in() is None
+    assert coalescer.pop_due() == []
+
+
+def test_each_event_restarts_the_quiet_period(clock: FakeClock, coalescer: Coalescer) -> None:
+    for t in (0.0, 0.2, 0.4):
+        clock.at(t)
+        coalescer.add(A)
+    clock.at(0.69)
+    assert coalescer.pop_due() == []
+    clock.at(0.7)
+    assert coalescer.pop_due() == [A]
+
+
+def test_max_wait_under_a_continuous_burst(clock: FakeClock, coalescer: Coalescer) -> None:
+    popped: list[float] = []
+    for step in range(64):  # an event every 0.125 s for 8 s: never quiet for 0.3 s
+        t = step * 0.125
+        clock.at(t)
+        coalescer.add(A)
+        if coalescer.pop_due() == [A]:
+            popped.append(t)
+    # due 3 s after the first pending event; the event at the pop starts the next round
+    assert popped == [3.0, 6.125]
+
+
+def test_max_wait_wins_when_it_comes_first(clock: FakeClock) -> None:
+    coalescer = Coalescer(quiet=1.0, max_wait=1.5, clock=clock)
+    coalescer.add(A)
+    clock.at(0.9)
+    coalescer.add(A)
+    assert coalescer.next_due_in() == pytest.approx(0.6)
+    clock.at(1.5)
+    assert coalescer.pop_due() == [A]
+
+
+def test_paths_are_independent(clock: FakeClock, coalescer: Coalescer) -> None:
+    coalescer.add(A)
+    clock.at(0.2)
+    coalescer.add(B)
+    assert len(coalescer) == 2
+    clock.at(0.3)
+    assert coalescer.pop_due() == [A]
+    assert coalescer.next_due_in() == pytest.approx(0.2)
+    clock.at(0.45)
+    coalescer.add(A)  # A starts over; B is not affected
+    clock.at(0.5)
+    assert coalescer.pop_due() == [B]
+    clock.at(0.75)
+    assert coalescer.pop_due() == [A]
+
+
+def test_due_paths_come_oldest_first(clock: FakeClock, coalescer: Coalescer) -> None:
+    coalescer.add(B)
+    clock.at(0.1)
+    coalescer.add(C)
+    clock.at(0.2)
+    coalescer.add(A)
+    coalescer.add(B)  # a later event does not make B younger
+    clock.at(5)
+    assert coalescer.pop_due() == [B, C, A]
+
+
+def test_pop_due_with_a_limit(clock: FakeClock, coalescer: Coalescer) -> None:
+    for path in (C, A, B):
+        coalescer.add(path)
+    clock.at(1)
+    assert coalescer.pop_due(limit=1) == [C]
+    assert coalescer.pop_due(limit=2) == [A, B]
+    assert len(coalescer) == 0
+
+
+def test_a_popped_path_that_comes_back_is_the_youngest(
+    clock: FakeClock, coalescer: Coalescer
+) -> None:
+    coalescer.add(A)
+    coalescer.add(B)
+    clock.at(0.3)
+    assert coalescer.pop_due(limit=1) == [A]
+    coalescer.add(A)
+    clock.at(1)
+    assert coalescer.pop_due() == [B, A]
+
+
+def test_negative_periods_are_refused() -> None:
+    with pytest.raises(ValueError, match="must be >= 0"):
+        Coalescer(quiet=-1)
+
+
+def test_wait_ends_early_on_add_and_keeps_an_early_wake_up() -> None:
+    coalescer = Coalescer(quiet=60, max_wait=60)
+    coalescer.wake()  # woken before anyone waits: the next wait returns at once
+    started = time.monotonic()
+    coalescer.wait(30)
+    adder = threading.Timer(0.05, coalescer.add, args=(A,))
+    adder.start()
+    coalescer.wait(30)  # ends when A is added, not when A is due
+    adder.join()
+    assert time.monotonic() - started < 10
+
+
+def test_wait_is_bounded_by_the_next_due_time() -> None:
+    coalescer = Coalescer(quiet=0.05, max_wait=1)
+    coalescer.add(A)
+    coalescer.wait(0)  # consumes the wake-up of the add
+    started = time.monotonic()
+    coalescer.wait(30)
+    assert time.monotonic() - started < 10
+    assert coalescer.pop_due() == [A]
+
+
+# -- the worker ------------------------------------------------------------------------------
+
+
+class Recorder:
+    """A ``process`` callable that records paths and lets tests wait for them."""
+
+    def __init__(self, action: Callable[[Path], None] | None = None) -> None:
+        self.paths: list[Path] = []
+        self.changed = threading.Condition()
+        self.action = action
+
+    def __call__(self, path: Path) -> None:
+        if self.action is not None:
+            self.action(path)
+        with self.changed:
+            self.paths.append(path)
+            self.changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[list[Path]], bool], timeout: float = 10) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: predicate(self.paths), timeout), self.paths
+
+
+@pytest.fixture
+def workers() -> Iterator[list[WatchWorker]]:
+    started: list[WatchWorker] = []
+    yield started
+    for worker in started:
+        assert worker.stop(timeout=5)
+
+
+def test_worker_processes_submitted_paths_in_order(workers: list[WatchWorker]) -> None:
+    recorder = Recorder()
+    worker = WatchWorker(Coalescer(quiet=0.01, max_wait=1), recorder)
+    workers.append(worker)
+    assert not worker.alive
+    worker.start()
+    assert worker.alive
+    for path in (B, A, C, B):
+        worker.submit(path)
+    recorder.wait_for(lambda paths: len(paths) == 3)
+    assert recorder.paths == [B, A, C]
+    assert worker.busy_since is None
+
+
+def test_worker_survives_a_failing_process(
+    workers: list[WatchWorker], caplog: pytest.LogCaptureFixture
+) -> None:
+    def fail_on_a(path: Path) -> None:
+        if path == A:
+            raise RuntimeError("boom")
+
+    recorder = Recorder(fail_on_a)
+    worker = WatchWorker(Coalescer(quiet=0.01, max_wait=1), recorder, name="test-worker")
+    workers.append(worker)
+    worker.start()
+    with caplog.at_level(logging.ERROR, logger="sidecar.watch.worker"):
+        worker.submit(A)
+        worker.submit(B)
+        recorder.wait_for(lambda paths: paths == [B])
+    assert worker.alive
+    assert (worker.processed, worker.failed) == (2, 1)
+    [record] = caplog.records
+    assert "test-worker" in record.getMessage()
+    assert str(A) in record.getMessage()
+    assert record.exc_info is not None
+    assert "boom" in caplog.text
+
+
+def test_worker_stop_is_prompt_and_reports_a_stuck_item() -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def stuck(path: Path) -> None:
+        entered.set()
+        release.wait(10)
+
+    coalescer = Coalescer(quiet=0, max_wait=0)
+    worker = WatchWorker(coalescer, stuck)
+    worker.start()
+    worker.submit(A)
+    assert entered.wait(10)
+    assert worker.busy_since is not None
+    assert worker.busy_since <= time.monotonic()
+    worker.submit(B)
+    assert not worker.stop(timeout=0.05)  # the current item is still running
+    release.set()
+    assert worker.stop(timeout=5)
+    assert not worker.alive
+    assert len(coalescer) == 1  # B stays queued for whoever comes next
+
+
+def test_idle_worker_stops_at_once() -> None:
+    worker = WatchWorker(Coalescer(), Recorder(), idle_wait=30)
+    worker.start()
+    started = time.monotonic()
+    assert worker.stop(timeout=5)
+    assert time.monotonic() - started < 5
+    with pytest.raises(RuntimeError, match="already started"):
+        worker.start()
