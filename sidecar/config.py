@@ -86,6 +86,7 @@ class WatchSettings(_Section):
     quiet_period_ms: int = Field(default=300, ge=0)
     max_wait_ms: int = Field(default=3000, ge=1)
     polling_interval_ms: int = Field(default=1000, ge=50)
+    rescan_minutes: float = Field(default=15, ge=0)
 
 
 class EventsSettings(_Section):

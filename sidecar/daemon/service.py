@@ -8,6 +8,7 @@ answers while it runs and no two updates of one chat ever overlap.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,8 @@ class IndexService:
         self.observer: BaseObserver | None = None
         self.worker: WatchWorker | None = None
         self.coalescer: Coalescer | None = None
+        self._stopping = threading.Event()
+        self._rescanner: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -86,8 +89,21 @@ class IndexService:
         log.info("watching %s (%s)", root, self.mode)
         self.worker.start()
         self.worker.submit(root)  # the reconcile pass, on the worker thread
+        if watch.rescan_minutes > 0:
+            self._rescanner = threading.Thread(
+                target=self._rescan, args=(root, watch.rescan_minutes * 60), daemon=True,
+                name="sidecar-rescan",
+            )  # fmt: skip
+            self._rescanner.start()
+
+    def _rescan(self, root: Path, interval: float) -> None:
+        """Queue a full pass every ``interval`` seconds until stopped."""
+        while not self._stopping.wait(interval):
+            if self.coalescer is not None:
+                self.coalescer.add(root)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.observer is not None:
             stop_observer(self.observer)
         if self.worker is not None and not self.worker.stop(timeout=5):
