@@ -37,6 +37,8 @@ from sidecar.wiring import create_indexer, open_catalog, open_line_store
 
 log = logging.getLogger("sidecar.daemon")
 
+PROGRESS_LOG_SECONDS = 5.0
+
 
 class IndexService:
     def __init__(
@@ -144,13 +146,16 @@ class IndexService:
         locations = list(discover_chats(self.indexer.root, self.indexer.discovery))
         total = len(locations)
         log.info("reconciling %d chat files with the index", total)
-        done = {"n": 0}
+        done = {"n": 0, "logged": started}
 
         def progress(_location: ChatLocation, result: IndexResult) -> None:
             done["n"] += 1
             self._done(result)
             if done["n"] % 20 == 0 or done["n"] == total:
                 self.notifier.status(f"reconciling: {done['n']}/{total} chats")
+            if time.monotonic() - done["logged"] >= PROGRESS_LOG_SECONDS:
+                done["logged"] = time.monotonic()
+                log.info("reconciling: %d/%d chats", done["n"], total)
 
         try:
             summary = full_scan(self.indexer, locations, progress)
