@@ -99,3 +99,24 @@ def test_periodic_rescan_catches_what_the_watcher_missed(tmp_path: Path) -> None
     finally:
         svc.stop()
         registry.close()
+
+
+def test_status_says_reconciling_from_start_until_the_first_pass_ends(tmp_path: Path) -> None:
+    root = tmp_path / "st"
+    st_save(root / "default-user" / "chats" / "Sera" / "a.jsonl", [header(), message("hi")])
+    settings = Settings.model_validate({
+        "storage": {"database_dir": str(tmp_path / "db")},
+        "sillytavern": {"data_root": str(root)},
+        "watch": {"quiet_period_ms": 300},
+    })  # fmt: skip
+    registry = create_registry(settings)
+    registry.open()
+    svc = IndexService(settings, registry, EventHub(100), Notifier({}))
+    svc.start()
+    try:
+        assert svc.status()["reconciling"] is True  # queued, not yet started: still "not done"
+        wait_until(lambda: svc.status()["reconciling"] is False, timeout=15)
+        assert svc.status()["chats"] == 1
+    finally:
+        svc.stop()
+        registry.close()

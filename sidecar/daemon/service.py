@@ -89,6 +89,7 @@ class IndexService:
             root, handler, watch.mode, watch.polling_interval_ms / 1000
         )
         log.info("watching %s (%s)", root, self.mode)
+        self.reconciling = True  # from now until the first pass ends (it waits a quiet period)
         self.worker.start()
         self.worker.submit(root)  # the reconcile pass, on the worker thread
         if watch.rescan_minutes > 0:
