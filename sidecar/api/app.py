@@ -16,7 +16,14 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 
 from sidecar import __version__
 from sidecar.api.auth import BearerTokenMiddleware
-from sidecar.api.deps import EXTENSION_HEADER, provide_extension_db, provide_registry
+from sidecar.api.deps import (
+    EXTENSION_HEADER,
+    USER_HEADER,
+    provide_extension_db,
+    provide_query,
+    provide_registry,
+    provide_st_user,
+)
 from sidecar.api.errors import EXCEPTION_HANDLERS
 from sidecar.api.routes import (
     characters,
@@ -31,6 +38,8 @@ from sidecar.api.routes import (
 from sidecar.api.routes.health import HealthSource
 from sidecar.config import Settings
 from sidecar.events.hub import EventHub
+from sidecar.indexer.namespaces import NamespacePolicy
+from sidecar.query.context import QueryContext
 from sidecar.storage.registry import ExtensionRegistry
 from sidecar.storage.sqlite import SqliteOptions
 
@@ -59,6 +68,13 @@ def create_app(
         SqliteOptions(settings.storage.synchronous, settings.storage.busy_timeout_ms),
     )
     hub = hub or EventHub(settings.events.buffer_size)
+    index = settings.index
+    query = QueryContext(
+        settings.storage.database_dir,
+        registry,
+        NamespacePolicy(index.namespaces, index.exclude_namespaces, index.namespace_map),
+        SqliteOptions(settings.storage.synchronous, settings.storage.busy_timeout_ms),
+    )
 
     async def bind_hub() -> None:
         hub.bind(asyncio.get_running_loop())
@@ -68,7 +84,7 @@ def create_app(
     if service is not None:
         startup.append(service.start)
         shutdown.append(service.stop)
-    shutdown.append(registry.close)
+    shutdown += [query.close, registry.close]
 
     scoped = Router(
         "/",
@@ -85,7 +101,11 @@ def create_app(
             events.router,
             scoped,
         ],
-        dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
+        dependencies={
+            "registry": Provide(provide_registry, sync_to_thread=False),
+            "queries": Provide(provide_query, sync_to_thread=False),
+            "st_user": Provide(provide_st_user, sync_to_thread=False),
+        },
     )
     middleware: list[ASGIMiddleware] = []
     token = settings.api.token
@@ -101,7 +121,13 @@ def create_app(
         cors_config=CORSConfig(
             allow_origins=list(settings.api.cors_origins),
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-            allow_headers=[EXTENSION_HEADER, "content-type", "authorization", "last-event-id"],
+            allow_headers=[
+                EXTENSION_HEADER,
+                USER_HEADER,
+                "content-type",
+                "authorization",
+                "last-event-id",
+            ],
             allow_credentials=False,
             max_age=600,
         ),
@@ -117,6 +143,7 @@ def create_app(
     )
     app.state.registry = registry
     app.state.events = hub
+    app.state.query = query
     app.state.events_heartbeat = settings.events.heartbeat_seconds
     app.state.service = service
     app.state.started_at = time.monotonic()

@@ -9,6 +9,7 @@ from litestar.datastructures import State
 
 from sidecar.errors import InvalidInput
 from sidecar.ids import check_id
+from sidecar.query.context import QueryContext
 from sidecar.storage.extension_db import ExtensionDatabase
 from sidecar.storage.registry import ExtensionRegistry
 
@@ -31,3 +32,21 @@ def provide_extension_db(request: Request[Any, Any, Any], state: State) -> Exten
 def extension_db_by_id(registry: ExtensionRegistry, extension_id: str) -> ExtensionDatabase:
     """For routes that carry the extension id in the path (cross-extension reads)."""
     return registry.get(check_id(extension_id, "extension"))
+
+
+USER_HEADER = "x-sillytavern-user"
+
+
+def provide_query(state: State) -> QueryContext:
+    query: QueryContext = state.query
+    return query
+
+
+def provide_st_user(request: Request[Any, Any, Any]) -> str | None:
+    """The SillyTavern user a request speaks for (set by the proxy plugin), or None for all.
+
+    When ``api.token`` is set, every request that reaches a handler carried the token (the auth
+    middleware runs first), so the header is only trusted from callers that hold the token.
+    """
+    user = request.headers.get(USER_HEADER)
+    return user or None

@@ -96,6 +96,17 @@ class ExtensionRegistry:
         with self._lock:
             return self._open_db(self._records.get(extension_id) or record)
 
+    def existing_index_database(self, extension_id: str) -> ExtensionDatabase | None:
+        """Like :meth:`index_database`, but only when the file already exists (for reads)."""
+        db = self._open.get(extension_id)
+        if db is not None:
+            return db
+        record = self._records.get(extension_id)
+        db_file = record.db_file if record is not None else f"{extension_id}.db"
+        if not (self.database_dir / db_file).is_file():
+            return None
+        return self.index_database(extension_id)
+
     def index_database(self, extension_id: str) -> ExtensionDatabase | None:
         """The database chat data of ``extension_id`` is indexed into, registered or not: the
         extension's registered file, else ``<id>.db``. None when that file name belongs to

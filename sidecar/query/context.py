@@ -1,0 +1,71 @@
+"""Read access for queries: the catalog and the extension databases, read-only, never creating a
+file; user scoping (``x-sillytavern-user``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from sidecar.errors import NotFound
+from sidecar.indexer.namespaces import NamespacePolicy
+from sidecar.storage.catalog_tables import chats
+from sidecar.storage.extension_db import ExtensionDatabase
+from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
+from sidecar.storage.sqlite import SqliteOptions, read_engine
+
+CHAT_NOT_FOUND = "Chat not found"
+
+
+class QueryContext:
+    def __init__(
+        self,
+        database_dir: Path,
+        registry: ExtensionRegistry,
+        policy: NamespacePolicy,
+        options: SqliteOptions,
+    ) -> None:
+        self.catalog_path = database_dir / CATALOG_FILE
+        self.registry = registry
+        self.policy = policy
+        self._options = options
+        self._catalog: Engine | None = None
+
+    def close(self) -> None:
+        if self._catalog is not None:
+            self._catalog.dispose()
+            self._catalog = None
+
+    @contextmanager
+    def catalog(self) -> Iterator[Connection | None]:
+        """A read-only snapshot of the catalog; None when nothing was ever indexed."""
+        if self._catalog is None:
+            if not self.catalog_path.is_file():
+                yield None
+                return
+            self._catalog = read_engine(self.catalog_path, self._options)
+        with self._catalog.begin() as conn:
+            yield conn
+
+    def extension_db(self, namespace: str) -> ExtensionDatabase | None:
+        """The database a namespace is indexed into, if that file exists (never created here)."""
+        extension = self.policy.extension_for(namespace)
+        if extension is None:
+            return None
+        return self.registry.existing_index_database(extension)
+
+    @staticmethod
+    def chat_row(conn: Connection | None, chat_id: str, user: str | None) -> Any:
+        """The catalog row of a chat visible to ``user`` (None: every user); 404 otherwise."""
+        row = None
+        if conn is not None:
+            query = select(chats).where(chats.c.chat_id == chat_id)
+            if user is not None:
+                query = query.where(chats.c.user == user)
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(CHAT_NOT_FOUND)
+        return row
