@@ -27,13 +27,16 @@ from sidecar.api.deps import (
 from sidecar.api.errors import EXCEPTION_HANDLERS
 from sidecar.api.routes import (
     characters,
+    chats,
     compat,
     cross_extension,
     data,
+    datasets,
     events,
     health,
     instances,
     registration,
+    search,
 )
 from sidecar.api.routes.health import HealthSource
 from sidecar.config import Settings
@@ -99,6 +102,9 @@ def create_app(
             cross_extension.router,
             health.router,
             events.router,
+            chats.router,
+            datasets.router,
+            search.router,
             scoped,
         ],
         dependencies={
