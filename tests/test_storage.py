@@ -22,6 +22,12 @@ EXTENSION_TABLES = {
     "message_data",
     "chat_data",
     "data_history",
+    # full-text search over string values (FTS5 and its shadow tables)
+    "data_fts",
+    "data_fts_data",
+    "data_fts_idx",
+    "data_fts_docsize",
+    "data_fts_config",
 }
 
 

@@ -37,6 +37,7 @@ def _validation_message(exc: ValidationException) -> str:
         if not isinstance(problem, dict):
             continue
         key, message, source = problem.get("key"), problem.get("message"), problem.get("source")
+        source = getattr(source, "value", source)  # Litestar's ParamType enum -> "query" etc.
         if source == "body" and message == f"'{key}'":
             # Litestar reports a missing body as a KeyError on the parameter name.
             return "Request body is required (a JSON document)"

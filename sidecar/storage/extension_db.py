@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import Connection, MetaData, select
 
 from sidecar.storage import indexed_tables, schema
+from sidecar.storage.fts import ensure_fts
 from sidecar.storage.schema import SCHEMA_VERSION, schema_info
 from sidecar.storage.sqlite import SqliteOptions, read_engine, write_engine
 
@@ -32,6 +33,7 @@ class Database:
         self._writer = write_engine(path, options)
         with self.write() as conn:
             metadata.create_all(conn)
+            ensure_fts(conn, metadata)
             self._after_create(conn)
         self._reader = read_engine(path, options)
 

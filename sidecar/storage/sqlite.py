@@ -38,6 +38,9 @@ def _configure(dbapi_conn: sqlite3.Connection, options: SqliteOptions, *, writer
             cursor.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
             # Checkpoint (which fsyncs) every ~40 MB of WAL rather than every 4 MB.
             cursor.execute("PRAGMA wal_autocheckpoint=10000")
+            # INSERT OR REPLACE then fires delete triggers for the row it replaces, which keeps
+            # the full-text indexes (sidecar.storage.fts) in sync.
+            cursor.execute("PRAGMA recursive_triggers=ON")
         else:
             cursor.execute("PRAGMA query_only=ON")
         cursor.execute("PRAGMA foreign_keys=ON")
