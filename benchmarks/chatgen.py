@@ -45,6 +45,23 @@ WORDS = (  # noqa: SIM905 - a word list reads better as text
     "forest road tavern letter promise memory dream whisper laugh glance step turn reach café "
     "naïve déjà 字字 ещё — … 😀"
 ).split()
+SYLLABLES = (
+    "ka", "ri", "mo", "en", "thal", "vor", "is", "an", "del", "ur",
+    "sha", "ne", "li", "gor", "bel", "tha", "ry", "os", "im", "qua",
+)  # fmt: skip
+
+
+def _vocabulary() -> tuple[list[str], list[float]]:
+    """The common words first, then 6,000 made-up words, with Zipf weights (1/rank): like real
+    text, a few words are everywhere and most words are rare (which is what search meets)."""
+    made_up = [
+        a + b + c for a in SYLLABLES for b in SYLLABLES for c in ("", *SYLLABLES[:14]) if a != b
+    ][:6000]
+    words = list(WORDS) + made_up
+    return words, [1.0 / (rank + 1) for rank in range(len(words))]
+
+
+VOCABULARY, ZIPF = _vocabulary()
 ENC = msgspec.json.Encoder()
 MIN_UNIT = 400.0  # characters: user messages 40-240, bot swipes 200-600 at the least
 MIN_MESSAGES = 200
@@ -56,7 +73,7 @@ def _pool(seed: int, chars: int = 1 << 21) -> str:
     out: list[str] = []
     size = 0
     while size < chars:
-        words = rng.choices(WORDS, k=rng.randint(6, 18))
+        words = rng.choices(VOCABULARY, weights=ZIPF, k=rng.randint(6, 18))
         sentence = " ".join(words).capitalize() + rng.choice((".", ".", "!", "?", "..."))
         style = rng.random()
         if style < 0.2:

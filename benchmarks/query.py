@@ -10,7 +10,8 @@ it, serves the API with a real uvicorn on 127.0.0.1, and times from one client:
 - the naive scan SillyTavern's own chat search does per request: read every chat file, parse every
   line, look for the word in the message text; for the same 20 words.
 
-Run: ``python benchmarks/query.py [--scale 0.25] [--seed 1]``.
+Run: ``python benchmarks/query.py [--scale 1.0] [--seed 1]``; scale 1.0 is the corpus of
+``benchmarks/index.py``.
 Targets: lookups p95 <= 10 ms, search p95 <= 100 ms, search >= 50x faster than the naive scan.
 """
 
@@ -148,14 +149,14 @@ def report(name: str, times: list[float], target: float | None = None) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=0.25)
+    parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="sidecar-query-bench-"))
     try:
         root, db_dir = work / "root", work / "db"
-        corpus = chatgen.generate(root, scale=args.scale, seed=args.seed, with_big=False)
+        corpus = chatgen.generate(root, scale=args.scale, seed=args.seed)
         size = sum(chat.path.stat().st_size for chat in corpus.chats)
         print(f"corpus: {len(corpus.chats)} chats, {size / 1e6:.1f} MB (scale {args.scale})")
         print(f"indexed in {index(root, db_dir):.1f} s")

@@ -3,6 +3,7 @@ file; user scoping (``x-sillytavern-user``)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
 from sidecar.storage.sqlite import SqliteOptions, read_engine
 
 CHAT_NOT_FOUND = "Chat not found"
+NAMESPACE_CACHE_SECONDS = 5.0
 
 
 class QueryContext:
@@ -33,6 +35,7 @@ class QueryContext:
         self.policy = policy
         self._options = options
         self._catalog: Engine | None = None
+        self._namespaces: tuple[float, list[str]] | None = None
 
     def close(self) -> None:
         if self._catalog is not None:
@@ -56,6 +59,18 @@ class QueryContext:
         if extension is None:
             return None
         return self.registry.existing_index_database(extension)
+
+    def namespaces_in_use(self, conn: Connection) -> list[str]:
+        """Namespaces any indexed message carries. Cached for a few seconds: finding them scans
+        the messages table, and a new namespace appearing a moment late costs nothing."""
+        now = time.monotonic()
+        if self._namespaces is None or now - self._namespaces[0] > NAMESPACE_CACHE_SECONDS:
+            rows = conn.exec_driver_sql(
+                "SELECT DISTINCT j.value FROM (SELECT DISTINCT namespaces FROM messages "
+                "WHERE namespaces != '[]') m, json_each(m.namespaces) j ORDER BY 1"
+            ).scalars()
+            self._namespaces = (now, [str(name) for name in rows])
+        return self._namespaces[1]
 
     @staticmethod
     def chat_row(conn: Connection | None, chat_id: str, user: str | None) -> Any:

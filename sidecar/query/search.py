@@ -117,6 +117,32 @@ def _scope(filters: SearchFilters) -> tuple[str, list[Any]]:
 
 def _text_hits(catalog: Connection, match: str, filters: SearchFilters, limit: int) -> list[Hit]:
     where, params = _scope(filters)
+    if not where:
+        # FTS5 orders by its rank column itself and stops at LIMIT, computing snippets only for
+        # the rows returned; a join (needed only for the filters) makes SQLite rank every match.
+        best = _run(
+            catalog,
+            f"SELECT rowid, snippet(messages_fts, 0, {_SNIPPET}), rank FROM messages_fts "
+            "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
+            [match, limit],
+        )
+        if not best:
+            return []
+        places = {
+            r[0]: (r[1], r[2], r[3])
+            for r in _run(
+                catalog,
+                "SELECT m.msg_uid, m.chat_id, c.user, m.position FROM messages m "
+                "JOIN chats c ON c.chat_id = m.chat_id "
+                "WHERE m.msg_uid IN (SELECT value FROM json_each(?))",
+                [json.dumps([row[0] for row in best])],
+            )
+        }
+        return [
+            Hit(*places[uid], None, "text", _snippet(snippet), -rank)
+            for uid, snippet, rank in best
+            if uid in places
+        ]
     rows = _run(
         catalog,
         f"SELECT m.chat_id, c.user, m.position, snippet(messages_fts, 0, {_SNIPPET}), "
@@ -129,26 +155,19 @@ def _text_hits(catalog: Connection, match: str, filters: SearchFilters, limit: i
     return [Hit(r[0], r[1], r[2], None, "text", _snippet(r[3]), -r[4]) for r in rows]
 
 
-def _namespaces(catalog: Connection, filters: SearchFilters) -> list[str]:
-    """The namespaces messages in scope carry."""
-    where, params = _scope(filters)
-    rows = _run(
-        catalog,
-        "SELECT DISTINCT j.value FROM messages m JOIN chats c ON c.chat_id = m.chat_id, "
-        f"json_each(m.namespaces) j WHERE m.namespaces != '[]'{where}",
-        params,
-    )
-    return sorted(str(r[0]) for r in rows)
-
-
 def _scoped_chats(catalog: Connection, filters: SearchFilters) -> list[str] | None:
     """The chats hits may come from: None for every chat."""
+    if filters.chat_id is None and filters.user is None:
+        return None
+    conditions, params = [], []
     if filters.chat_id is not None:
-        return [filters.chat_id]
+        conditions.append("chat_id = ?")
+        params.append(filters.chat_id)
     if filters.user is not None:
-        rows = _run(catalog, "SELECT chat_id FROM chats WHERE user = ?", [filters.user])
-        return [str(r[0]) for r in rows]
-    return None
+        conditions.append("user = ?")
+        params.append(filters.user)
+    rows = _run(catalog, "SELECT chat_id FROM chats WHERE " + " AND ".join(conditions), params)
+    return [str(r[0]) for r in rows]
 
 
 def _data_hits(
@@ -161,7 +180,7 @@ def _data_hits(
     if filters.namespace is not None:
         namespaces = [filters.namespace]
     else:
-        namespaces = _namespaces(catalog, filters)
+        namespaces = ctx.namespaces_in_use(catalog)
     by_db: dict[str, list[str]] = defaultdict(list)
     for namespace in namespaces:
         extension = ctx.policy.extension_for(namespace)
