@@ -10,7 +10,7 @@ from typing import Any
 import click
 import yaml
 
-from sidecar import __version__
+from sidecar import __version__, maintenance_commands, recovery_commands
 from sidecar.config import Settings, load_settings
 from sidecar.errors import ConfigError
 from sidecar.logs import setup_logging
@@ -114,6 +114,10 @@ def show_config(config_path: Path | None) -> None:
     if dumped["api"]["token"]:
         dumped["api"]["token"] = "********"  # noqa: S105 - a mask, not a secret
     click.echo(yaml.safe_dump(dumped, sort_keys=False), nl=False)
+
+
+recovery_commands.register(cli)
+maintenance_commands.register(cli)
 
 
 def main() -> int:

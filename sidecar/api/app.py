@@ -37,6 +37,7 @@ from sidecar.api.routes import (
     instances,
     registration,
     search,
+    versions,
 )
 from sidecar.api.routes.health import HealthSource
 from sidecar.config import Settings
@@ -105,6 +106,7 @@ def create_app(
             chats.router,
             datasets.router,
             search.router,
+            versions.router,
             scoped,
         ],
         dependencies={
