@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 
 import chatgen
 import msgspec
+from versions_bench import run_versions
 
 from sidecar.config import Settings
 from sidecar.indexer.indexer import ChatIndexer
@@ -59,7 +60,7 @@ TARGET_INCR_MS = 150.0
 TARGET_RSS_MB = 300.0
 ROUNDS = 10
 FULL_RUNS = 3
-OURS = ("data", "db-full", "db-heavy", "db-big", "db-empty")
+OURS = ("data", "db-full", "db-heavy", "db-big", "db-empty", "db-versions")
 T = TypeVar("T")
 
 
@@ -192,6 +193,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="generate into DIR and keep it")
     parser.add_argument("--skip-big", action="store_true", help="no 100 MB chat, no RSS test")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--saves", type=int, default=1000, help="versions test saves (0: skip)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -268,6 +270,10 @@ def run(work: Path, args: argparse.Namespace) -> None:
         (f"incremental <= {TARGET_INCR_MS:g} ms", median * 1000 <= TARGET_INCR_MS,
          f"median {median * 1000:.0f} ms, max {worst * 1000:.0f} ms"),
     ]  # fmt: skip
+    if args.saves:
+        print(f"\n== versions: the heavy chat saved {args.saves:,} times")
+        with opened(root, work / "db-versions") as indexer:
+            targets += run_versions(indexer, heavy.path, work / "db-versions", args.saves)
     big = corpus.role("big")
     if big is not None:
         print(f"\n== peak RSS: fresh child indexing only the big chat ({big.spec.messages:,} "

@@ -2,34 +2,43 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from sidecar.errors import NotFound
 from sidecar.indexer.versions import apply_ops
 from sidecar.sillytavern.chatfile import rebuild
-from sidecar.storage.catalog_tables import lines, versions
+from sidecar.storage.catalog_tables import versions
 from sidecar.storage.linestore import LineRef, LineStore
+from sidecar.storage.sqlite import fetchall
 
 _CHUNK = 500
 
 
 def version_hashes(conn: Connection, chat_id: str, version: int) -> list[bytes]:
-    """The line hashes of one version: walk back to the nearest full list, apply deltas forward."""
-    chain: list[bytes] = []
-    current: int | None = version
-    while current is not None:
-        row = conn.execute(
-            select(versions.c.base_version, versions.c.ops).where(
-                versions.c.chat_id == chat_id, versions.c.version == current
-            )
-        ).first()
-        if row is None:
-            raise NotFound(f"Version {current} of chat {chat_id} not found")
-        chain.append(row.ops)
-        current = row.base_version
+    """The line hashes of one version: from the nearest full list at or before it, apply the
+    deltas forward (each delta's base is the version before it, so the chain is one range)."""
+    full = conn.execute(
+        select(func.max(versions.c.version)).where(
+            versions.c.chat_id == chat_id,
+            versions.c.version <= version,
+            versions.c.base_version.is_(None),
+        )
+    ).scalar()
+    rows = fetchall(
+        conn,
+        "SELECT version, base_version, ops FROM versions "
+        "WHERE chat_id = ? AND version BETWEEN ? AND ? ORDER BY version",
+        (chat_id, full if full is not None else version, version),
+    )
+    if full is None or not rows or rows[-1][0] != version:
+        raise NotFound(f"Version {version} of chat {chat_id} not found")
     hashes: list[bytes] = []
-    for ops in reversed(chain):
+    expected: int | None = None
+    for number, base, ops in rows:
+        if base != expected:  # a gap in the chain: the catalog does not hold this version
+            raise NotFound(f"Version {version} of chat {chat_id} cannot be rebuilt")
         hashes = apply_ops(hashes, ops)
+        expected = number
     return hashes
 
 
@@ -43,14 +52,36 @@ def rebuild_version(conn: Connection, store: LineStore, chat_id: str, version: i
     refs: dict[bytes, LineRef] = {}
     unique = list(dict.fromkeys(hashes))
     for start in range(0, len(unique), _CHUNK):
-        rows = conn.execute(
-            select(lines.c.hash, lines.c.pack, lines.c.offset, lines.c.length).where(
-                lines.c.hash.in_(unique[start : start + _CHUNK])
-            )
+        chunk = unique[start : start + _CHUNK]
+        rows = fetchall(
+            conn,
+            "SELECT hash, pack, offset, length FROM lines WHERE hash IN "
+            f"({', '.join('?' * len(chunk))})",
+            chunk,
         )
-        refs.update((row.hash, LineRef(row.pack, row.offset, row.length)) for row in rows)
+        refs.update((row[0], LineRef(row[1], row[2], row[3])) for row in rows)
     return rebuild(
-        [store.read(refs[digest]) for digest in hashes],
+        read_lines(store, [refs[digest] for digest in hashes]),
         bom=bool(framing.bom),
         trailing_newline=bool(framing.trailing_newline),
     )
+
+
+def read_lines(store: LineStore, refs: list[LineRef]) -> list[bytes]:
+    """The lines at ``refs``, reading each run of lines stored back to back with one read (a
+    version's lines were mostly appended in order, so this is a few large reads)."""
+    out: list[bytes] = []
+    i = 0
+    while i < len(refs):
+        j, end = i + 1, refs[i].offset + refs[i].length
+        while j < len(refs) and refs[j].pack == refs[i].pack and refs[j].offset == end:
+            end += refs[j].length
+            j += 1
+        first = refs[i]
+        block = store.read(LineRef(first.pack, first.offset, end - first.offset))
+        position = 0
+        for ref in refs[i:j]:
+            out.append(block[position : position + ref.length])
+            position += ref.length
+        i = j
+    return out
