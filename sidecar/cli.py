@@ -102,7 +102,15 @@ def index(config_path: Path | None, **flags: Any) -> None:
             "no SillyTavern data folder: pass --data-root <SillyTavern>/data or set "
             "sillytavern.data_root"
         )
-    run_index(settings, root, Console(stderr=False))
+    from sidecar.storage.lock import DatabaseLocked, hold_lock  # noqa: PLC0415
+
+    try:
+        with hold_lock(settings.storage.database_dir):
+            run_index(settings, root, Console(stderr=False))
+    except DatabaseLocked as exc:
+        raise click.ClickException(
+            f"{exc.message}: a running sidecar indexes by itself; stop it to run 'sidecar index'"
+        ) from None
 
 
 @cli.command("config")

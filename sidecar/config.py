@@ -71,6 +71,8 @@ class IndexSettings(_Section):
     skip_prefixes: list[str] = Field(default_factory=lambda: ["_", "."])
     history_retention_days: float | None = Field(default=None, gt=0)
     shrink_ratio: float = Field(default=0.5, gt=0, lt=1)
+    versions_keep_days: float | None = Field(default=None, gt=0)
+    versions_keep_count: int | None = Field(default=None, ge=1)
 
     @field_validator("namespace_map")
     @classmethod

@@ -1,9 +1,117 @@
-"""CLI commands (filled in by the recovery issue)."""
+"""``sidecar gc`` (drop chat versions outside the retention, compact the line store) and
+``sidecar status`` (what the catalog holds and how much disk it takes; read-only)."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
 import click
+
+from sidecar.config import Settings
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1000
+    raise AssertionError  # pragma: no cover
+
+
+def catalog_counts(database_dir: Path) -> dict[str, int] | None:
+    """Rows in the catalog (chats, missing chats, messages, versions, problems), read through a
+    read-only connection, or None if there is no catalog yet."""
+    from sidecar.storage.registry import CATALOG_FILE  # noqa: PLC0415
+
+    path = database_dir / CATALOG_FILE
+    if not path.is_file():
+        return None
+    conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=30)
+    try:
+        conn.execute("BEGIN")  # one snapshot for every count
+        queries = {
+            "chats": "SELECT count(*) FROM chats",
+            "missing": "SELECT count(*) FROM chats WHERE state = 'missing'",
+            "messages": "SELECT count(*) FROM messages",
+            "versions": "SELECT count(*) FROM versions",
+            "problems": "SELECT count(*) FROM problems",
+            "lines": "SELECT count(*) FROM lines",
+        }
+        return {name: int(conn.execute(sql).fetchone()[0]) for name, sql in queries.items()}
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(f"cannot read the catalog {path}: {exc}") from None
+    finally:
+        conn.close()
+
+
+def _retention(settings: Settings) -> str:
+    days, count = settings.index.versions_keep_days, settings.index.versions_keep_count
+    parts = []
+    if days is not None:
+        parts.append(f"versions seen in the last {days:g} days")
+    if count is not None:
+        parts.append(f"the newest {count} versions of each chat")
+    return " or ".join(parts) if parts else "every version (no retention configured)"
 
 
 def register(cli: click.Group) -> None:
     """Add this module's commands to the ``sidecar`` command group."""
+    from sidecar.cli import _common_options, _load  # noqa: PLC0415 - cli imports this module
+
+    @cli.command("gc")
+    @_common_options
+    def gc_command(config_path: Path | None, **flags: Any) -> None:
+        """Delete chat versions outside index.versions_keep_days / index.versions_keep_count
+        (the current version of each chat is always kept), then the lines only they used, and
+        compact the line store. Stop sidecar first: gc refuses to run while it does."""
+        from sidecar.logs import setup_logging  # noqa: PLC0415
+        from sidecar.recovery.gc import GcError, run_gc  # noqa: PLC0415
+
+        settings = _load(config_path, **flags)
+        setup_logging(settings.log.level)
+        click.echo(f"keeping {_retention(settings)}")
+        try:
+            report = run_gc(settings)
+        except GcError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(
+            f"versions removed: {report.versions_removed} "
+            f"({report.versions_rewritten} kept versions rewritten as full line lists)"
+        )
+        click.echo(f"lines removed: {report.lines_removed}")
+        click.echo(
+            f"line store: {_size(report.store_bytes_before)} -> "
+            f"{_size(report.store_bytes_after)} ({_size(report.bytes_freed)} freed)"
+        )
+
+    @cli.command("status")
+    @_common_options
+    def status_command(config_path: Path | None, **flags: Any) -> None:
+        """Print what the catalog holds and the disk space of each database. Read-only: safe
+        while sidecar runs."""
+        from sidecar.recovery.gc import disk_usage  # noqa: PLC0415
+
+        settings = _load(config_path, **flags)
+        database_dir = settings.storage.database_dir
+        click.echo(f"database folder: {database_dir}")
+        counts = catalog_counts(database_dir)
+        if counts is None:
+            click.echo("catalog: none yet (run sidecar index or sidecar run)")
+        else:
+            click.echo(f"chats: {counts['chats']} ({counts['missing']} missing)")
+            click.echo(f"messages: {counts['messages']}")
+            click.echo(f"versions: {counts['versions']}")
+            click.echo(f"lines: {counts['lines']}")
+            click.echo(f"problems: {counts['problems']}")
+        usage = disk_usage(database_dir)
+        click.echo("disk usage:")
+        click.echo(f"  catalog: {_size(usage['catalog'])}")
+        click.echo(f"  line store: {_size(usage['line_store'])}")
+        click.echo(f"  registry: {_size(usage['registry'])}")
+        for name, size in usage["extensions"].items():
+            click.echo(f"  extension {name}: {_size(size)}", nl=True)
+        click.echo(f"  total: {_size(usage['total'])}")

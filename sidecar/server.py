@@ -19,6 +19,7 @@ from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
 from sidecar.daemon.service import IndexService
 from sidecar.events.hub import EventHub
+from sidecar.storage.lock import DatabaseLocked, hold_lock
 from sidecar.wiring import create_registry, resolve_data_root
 
 log = logging.getLogger("sidecar")
@@ -129,6 +130,12 @@ def serve(settings: Settings) -> int:
         hub.close()
 
     try:
-        return asyncio.run(_run(_Server(config, stopping), service, notifier))
+        # One process writes a database folder at a time (the line store's packs are appended
+        # by offset): a second daemon, `sidecar index` or `sidecar gc` on it would corrupt them.
+        with hold_lock(settings.storage.database_dir):
+            return asyncio.run(_run(_Server(config, stopping), service, notifier))
+    except DatabaseLocked as exc:
+        log.error("%s", exc.message)
+        return 1
     finally:
         notifier.close()

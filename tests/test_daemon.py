@@ -163,3 +163,23 @@ def test_unhealthy_when_the_data_root_cannot_be_watched(tmp_path: Path) -> None:
         assert d.stop()[0] == 0
     finally:
         d.close()
+
+
+def test_one_writer_per_database_folder(daemon: Daemon) -> None:
+    daemon.start()
+    daemon.messages(until="READY=1")
+    args = ["--db-dir", str(daemon.tmp / "db"), "--data-root", str(daemon.root)]
+    index = subprocess.run(
+        [sys.executable, "-m", "sidecar", "index", *args],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert index.returncode != 0
+    assert "a running sidecar indexes by itself" in index.stderr
+    second = subprocess.run(
+        [sys.executable, "-m", "sidecar", "run", "--port", str(free_port()), *args],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert second.returncode == 1
+    assert "another sidecar process" in second.stderr
+    assert "is using the database folder" in second.stderr
+    assert daemon.stop()[0] == 0

@@ -25,6 +25,9 @@ ROUTES = {
     ("get", "/chats/{chat_id}/history"): None,
     ("get", "/data/{namespace}"): None,
     ("get", "/search"): None,
+    ("get", "/chats/{chat_id}/versions"): None,
+    ("get", "/chats/{chat_id}/versions/{version}/file"): None,
+    ("get", "/chats/{chat_id}/versions/{version}/diff"): None,
     ("get", "/probe"): None,
     ("post", "/ping"): "PingBody",
     ("get", "/characters"): None,
@@ -84,6 +87,8 @@ def test_every_route_is_listed_with_its_schemas(client: TestClient[Any]) -> None
         assert success in operation["responses"], (method, path)
         if path == "/events":
             assert "text/event-stream" in operation["responses"]["200"]["content"]
+        elif path.endswith("/file"):
+            assert "application/jsonl" in operation["responses"]["200"]["content"]
         elif path == "/healthz":
             for code in ("200", "503"):
                 health = operation["responses"][code]["content"]["application/json"]["schema"]

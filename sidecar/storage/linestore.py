@@ -55,6 +55,7 @@ class LineStore:
     def append(self, data: bytes) -> LineRef:
         """Append one line; call :meth:`sync` before committing references to it."""
         with self._lock:
+            self._check_open()
             if self._size and self._size + len(data) > self._limit:
                 self._sync_locked()
                 os.close(self._fd)
@@ -89,6 +90,7 @@ class LineStore:
 
     def read(self, ref: LineRef) -> bytes:
         with self._lock:
+            self._check_open()
             if ref.pack == self._pack and self._buffer:
                 self._flush_locked()
             fd = self._readers.get(ref.pack)
@@ -100,10 +102,18 @@ class LineStore:
             raise OSError(f"line store pack {ref.pack} is shorter than the catalog says")
         return data
 
+    def _check_open(self) -> None:
+        # A closed store's descriptor number may already belong to another file.
+        if self._fd < 0:
+            raise ValueError("the line store is closed")
+
     def close(self) -> None:
         with self._lock:
+            if self._fd < 0:
+                return
             self._sync_locked()
             os.close(self._fd)
+            self._fd = -1
             for fd in self._readers.values():
                 os.close(fd)
             self._readers.clear()

@@ -1,0 +1,1 @@
+"""Recovering chats: versions, files, diffs."""
