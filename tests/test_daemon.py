@@ -183,3 +183,15 @@ def test_one_writer_per_database_folder(daemon: Daemon) -> None:
     assert "another sidecar process" in second.stderr
     assert "is using the database folder" in second.stderr
     assert daemon.stop()[0] == 0
+
+
+def test_status_reports_disk_use(daemon: Daemon) -> None:
+    daemon.start()
+    daemon.messages(until="READY=1")
+    wait_until(lambda: catalog_count(daemon) == 1, timeout=15)
+    usage = daemon.get(PREFIX + "/status").json()["diskUsage"]
+    assert usage["catalog"] > 0
+    assert usage["lineStore"] > 0
+    assert usage["extensions"]["ext"] > 0
+    assert usage["total"] >= usage["catalog"] + usage["lineStore"] + usage["extensions"]["ext"]
+    assert daemon.stop()[0] == 0

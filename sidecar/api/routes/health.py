@@ -14,6 +14,8 @@ from litestar.openapi import ResponseSpec
 from sidecar import __version__
 from sidecar.api.deps import provide_registry
 from sidecar.api.operation import GET, operation
+from sidecar.query.context import QueryContext
+from sidecar.recovery.gc import disk_usage
 from sidecar.storage.registry import ExtensionRegistry
 
 
@@ -57,8 +59,12 @@ def healthz(state: State, registry: NamedDependency[ExtensionRegistry]) -> Respo
 
 
 @operation(GET, "/status", "status", sync_to_thread=False)
-def status(state: State, registry: NamedDependency[ExtensionRegistry]) -> dict[str, Any]:
-    """Counts, queue depth, last indexed time, lag, problems, watch mode."""
+def status(
+    state: State,
+    registry: NamedDependency[ExtensionRegistry],
+    queries: NamedDependency[QueryContext],
+) -> dict[str, Any]:
+    """Counts, queue depth, last indexed time, lag, problems, watch mode, disk use."""
     source = _source(state)
     report = source.status() if source is not None else {"watchMode": "disabled"}
     started: float = getattr(state, "started_at", time.monotonic())
@@ -68,7 +74,12 @@ def status(state: State, registry: NamedDependency[ExtensionRegistry]) -> dict[s
         "uptimeSeconds": round(time.monotonic() - started, 1),
         "registeredExtensions": registered,
         **report,
+        "diskUsage": _camel(disk_usage(queries.catalog_path.parent)),
     }
+
+
+def _camel(usage: dict[str, Any]) -> dict[str, Any]:
+    return {"lineStore" if key == "line_store" else key: value for key, value in usage.items()}
 
 
 root_router = Router(
