@@ -8,6 +8,7 @@ chat's size plus the bytes of the changed lines), the time to rebuild a version 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import statistics
 import time
@@ -33,6 +34,27 @@ def _footprint(db_dir: Path) -> int:
         with sqlite3.connect(path) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return sum(p.stat().st_size for p in db_dir.rglob("*") if p.is_file())
+
+
+def _evict(paths: list[Path]) -> None:
+    """Drop files from the page cache, so the next read comes from the disk."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def _cold_ms(call: Callable[[], object], files: list[Path], repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        _evict(files)
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return min(times)
 
 
 def _best_ms(call: Callable[[], object], repeat: int = 5) -> float:
@@ -70,13 +92,18 @@ def run_versions(indexer: ChatIndexer, chat: Path, db_dir: Path, saves: int) -> 
     chat_id = indexer.index_location(location).chat_id
     assert chat_id is not None
     read_ms = _best_ms(chat.read_bytes)
-    ratios = []
+    stored = [p for p in db_dir.rglob("*") if p.is_file()]
+    cold_read_ms = _cold_ms(chat.read_bytes, [chat])
+    ratios, cold_ratios = [], []
     with indexer.catalog.read() as conn:
         for number, expected in sorted(kept.items()):
             assert rebuild_version(conn, indexer.stores.lines, chat_id, number) == expected
-            ms = _best_ms(partial(rebuild_version, conn, indexer.stores.lines, chat_id, number))
+            rebuild = partial(rebuild_version, conn, indexer.stores.lines, chat_id, number)
+            ms, cold_ms = _best_ms(rebuild), _cold_ms(rebuild, stored)
             ratios.append(ms / read_ms)
-            print(f"rebuild version {number}: {ms:.1f} ms (read the file: {read_ms:.1f} ms), "
+            cold_ratios.append(cold_ms / cold_read_ms)
+            print(f"rebuild version {number}: {ms:.1f} ms cached / {cold_ms:.1f} ms from disk; "
+                  f"reading the file: {read_ms:.1f} ms cached / {cold_read_ms:.1f} ms from disk; "
                   f"byte-identical")  # fmt: skip
         list_ms = _best_ms(
             lambda: conn.execute(
@@ -87,10 +114,12 @@ def run_versions(indexer: ChatIndexer, chat: Path, db_dir: Path, saves: int) -> 
             ).all()
         )
     print(f"list the newest 100 of {saves + 1} versions: {list_ms:.1f} ms")
-    worst = max(ratios)
+    worst, cold_worst = max(ratios), max(cold_ratios)
     return [
         ("versions: extra storage < 2x chat + changed lines", extra < budget,
          f"{extra / MB:.1f} MB < {budget / MB:.1f} MB"),
-        ("versions: rebuild <= 2x reading the file", worst <= 2,
+        ("versions: rebuild <= 2x reading the file (from disk)", cold_worst <= 2,
+         f"worst {cold_worst:.1f}x (median {statistics.median(cold_ratios):.1f}x)"),
+        ("versions: rebuild <= 2x reading the file (both cached)", worst <= 2,
          f"worst {worst:.1f}x (median {statistics.median(ratios):.1f}x)"),
     ]  # fmt: skip
