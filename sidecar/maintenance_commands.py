@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from sidecar.config import Settings
+from sidecar.storage.catalog_queries import catalog_counts as count_rows
+from sidecar.storage.sqlite import SqliteOptions, read_engine
 
 
 def _size(count: int) -> str:
@@ -30,22 +31,14 @@ def catalog_counts(database_dir: Path) -> dict[str, int] | None:
     path = database_dir / CATALOG_FILE
     if not path.is_file():
         return None
-    conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=30)
+    engine = read_engine(path, SqliteOptions())
     try:
-        conn.execute("BEGIN")  # one snapshot for every count
-        queries = {
-            "chats": "SELECT count(*) FROM chats",
-            "missing": "SELECT count(*) FROM chats WHERE state = 'missing'",
-            "messages": "SELECT count(*) FROM messages",
-            "versions": "SELECT count(*) FROM versions",
-            "problems": "SELECT count(*) FROM problems",
-            "lines": "SELECT count(*) FROM lines",
-        }
-        return {name: int(conn.execute(sql).fetchone()[0]) for name, sql in queries.items()}
-    except sqlite3.DatabaseError as exc:
+        with engine.begin() as conn:  # one snapshot for every count
+            return count_rows(conn)
+    except SQLAlchemyError as exc:
         raise click.ClickException(f"cannot read the catalog {path}: {exc}") from None
     finally:
-        conn.close()
+        engine.dispose()
 
 
 def _retention(settings: Settings) -> str:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from watchdog.observers.api import BaseObserver
 
 from sidecar.clock import utc_now_iso
@@ -25,7 +25,7 @@ from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.scan import full_scan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation, discover_chats
-from sidecar.storage.catalog_tables import chats, messages, problems
+from sidecar.storage.catalog_queries import catalog_counts, namespaces_in_use
 from sidecar.storage.extension_db import Database
 from sidecar.storage.linestore import LineStore
 from sidecar.storage.registry import ExtensionRegistry
@@ -211,16 +211,7 @@ class IndexService:
         }
         if self.catalog is not None:
             with self.catalog.read() as conn:
-                report["chats"] = conn.execute(select(func.count()).select_from(chats)).scalar()
-                report["messages"] = conn.execute(
-                    select(func.count()).select_from(messages)
-                ).scalar()
-                report["problems"] = conn.execute(
-                    select(func.count()).select_from(problems)
-                ).scalar()
-                names = conn.exec_driver_sql(
-                    "SELECT DISTINCT j.value FROM (SELECT DISTINCT namespaces FROM messages) m, "
-                    "json_each(m.namespaces) j ORDER BY 1"
-                ).scalars()
-                report["namespaces"] = list(names)
+                counts = catalog_counts(conn)
+                report["namespaces"] = namespaces_in_use(conn)
+            report |= {name: counts[name] for name in ("chats", "messages", "problems")}
         return report

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation, discover_chats
 from sidecar.sillytavern.messages import chat_namespaces
-from sidecar.storage.catalog_tables import chats, messages
+from sidecar.storage.catalog_queries import catalog_counts, namespaces_in_use
+from sidecar.storage.catalog_tables import chats
 
 Progress = Callable[[ChatLocation, IndexResult], None]
 
@@ -64,13 +65,10 @@ def full_scan(
     for rel_path in indexer.missing_paths(seen):
         summary.statuses[indexer.mark_missing(rel_path).status] += 1
     with indexer.catalog.read() as conn:
-        summary.chats = int(conn.execute(select(func.count()).select_from(chats)).scalar_one())
-        summary.messages = int(
-            conn.execute(select(func.count()).select_from(messages)).scalar_one()
-        )
-        rows = conn.execute(select(messages.c.namespaces).distinct()).scalars().all()
+        counts = catalog_counts(conn)
+        summary.namespaces = namespaces_in_use(conn)
         metadata = conn.execute(select(chats.c.metadata_json).distinct()).scalars().all()
-    summary.namespaces = sorted({ns for row in rows for ns in msgspec.json.decode(row)})
+    summary.chats, summary.messages = counts["chats"], counts["messages"]
     chat_level = {
         ns for text in metadata if text for ns in chat_namespaces(msgspec.json.decode(text))
     }

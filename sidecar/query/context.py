@@ -13,12 +13,14 @@ from sqlalchemy import Connection, Engine, select
 
 from sidecar.errors import NotFound
 from sidecar.indexer.namespaces import NamespacePolicy
-from sidecar.storage.catalog_tables import chats
+from sidecar.storage.catalog_queries import namespaces_in_use
+from sidecar.storage.catalog_tables import chats, messages
 from sidecar.storage.extension_db import ExtensionDatabase
 from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
 from sidecar.storage.sqlite import SqliteOptions, read_engine
 
 CHAT_NOT_FOUND = "Chat not found"
+MESSAGE_NOT_FOUND = "Message not found"
 NAMESPACE_CACHE_SECONDS = 5.0
 
 
@@ -65,11 +67,7 @@ class QueryContext:
         the messages table, and a new namespace appearing a moment late costs nothing."""
         now = time.monotonic()
         if self._namespaces is None or now - self._namespaces[0] > NAMESPACE_CACHE_SECONDS:
-            rows = conn.exec_driver_sql(
-                "SELECT DISTINCT j.value FROM (SELECT DISTINCT namespaces FROM messages "
-                "WHERE namespaces != '[]') m, json_each(m.namespaces) j ORDER BY 1"
-            ).scalars()
-            self._namespaces = (now, [str(name) for name in rows])
+            self._namespaces = (now, namespaces_in_use(conn))
         return self._namespaces[1]
 
     @staticmethod
@@ -83,4 +81,14 @@ class QueryContext:
             row = conn.execute(query).first()
         if row is None:
             raise NotFound(CHAT_NOT_FOUND)
+        return row
+
+    @staticmethod
+    def message_row(conn: Connection, chat_id: str, position: int) -> Any:
+        """The catalog row of the message now at ``position`` of a chat; 404 otherwise."""
+        row = conn.execute(
+            select(messages).where(messages.c.chat_id == chat_id, messages.c.position == position)
+        ).first()
+        if row is None:
+            raise NotFound(MESSAGE_NOT_FOUND)
         return row

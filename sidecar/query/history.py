@@ -17,12 +17,10 @@ from sidecar.ids import is_valid_id
 from sidecar.query.context import QueryContext
 from sidecar.query.datasets import NAMESPACE_NOT_FOUND
 from sidecar.query.pages import Page, check_limit, decode_cursor, page_of
-from sidecar.storage.catalog_tables import messages
 from sidecar.storage.extension_db import ExtensionDatabase
 from sidecar.storage.indexed_tables import data_history, message_data
 from sidecar.tracker import codec
 
-MESSAGE_NOT_FOUND = "Message not found"
 KEY_NOT_FOUND = "Data key not found"
 LOST_REASONS = ("message_deleted", "chat_shrunk")
 MAX_LOST_GROUPS = 100  # newest first; older losses are still in data_history
@@ -84,13 +82,7 @@ def value_history(
     with ctx.catalog() as catalog:
         ctx.chat_row(catalog, chat_id, st_user)
         assert catalog is not None  # chat_row found the chat
-        msg_uid = catalog.execute(
-            select(messages.c.msg_uid).where(
-                messages.c.chat_id == chat_id, messages.c.position == position
-            )
-        ).scalar()
-    if msg_uid is None:
-        raise NotFound(MESSAGE_NOT_FOUND)
+        msg_uid = ctx.message_row(catalog, chat_id, position).msg_uid
     db = ctx.extension_db(namespace)
     if db is None:
         raise NotFound(NAMESPACE_NOT_FOUND)

@@ -22,7 +22,6 @@ from sidecar.storage.indexed_tables import message_data
 from sidecar.tracker.codec import decode, raw
 from sidecar.tracker.data import KEY_NOT_FOUND
 
-MESSAGE_NOT_FOUND = "Message not found"
 NAMESPACE_NOT_FOUND = "Namespace not found"
 SWIPE_NOT_FOUND = "Swipe not found"
 NO_PREVIOUS_SWIPE = "Swipe not found: the selected swipe is the first (0), there is no previous one"
@@ -129,12 +128,7 @@ def _message_row(queries: QueryContext, chat_id: str, position: int, scope: str 
     with queries.catalog() as conn:
         QueryContext.chat_row(conn, chat_id, scope)
         assert conn is not None
-        row = conn.execute(
-            select(messages).where(messages.c.chat_id == chat_id, messages.c.position == position)
-        ).first()
-    if row is None:
-        raise NotFound(MESSAGE_NOT_FOUND)
-    return row
+        return QueryContext.message_row(conn, chat_id, position)
 
 
 def _swipe_rows(
