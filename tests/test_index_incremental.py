@@ -256,3 +256,22 @@ def test_an_update_reports_what_changed_for_the_feed(h: Harness) -> None:
         assert first.index(first.root / REL).changes == []  # a new chat is one "new" event
     finally:
         first.close()
+
+
+def test_rename_whose_copy_was_indexed_half_written(h: Harness) -> None:
+    """SillyTavern copies a character's folder; a watcher may index a copy before it is
+    complete. Once the copy is complete it must still be recognised as the renamed chat."""
+    chat_id = h.chat_id(REL)
+    old, new = h.root / REL, h.root / "default-user" / "chats" / "Sera2" / "chat.jsonl"
+    new.parent.mkdir()
+    full = old.read_bytes()
+    new.write_bytes(full[: len(full) // 3])  # the copy, a third written
+    assert h.index(new).status == "new"
+    old.unlink()
+    assert h.index(old).status == "missing"  # the half copy does not match yet
+    new.write_bytes(full)  # the copy completes
+    assert h.index(new).status == "renamed"
+    assert h.catalog_rows("SELECT chat_id, rel_path, state FROM chats") == [
+        (chat_id, "default-user/chats/Sera2/chat.jsonl", "ok")
+    ]
+    assert h.query("ext.db", "SELECT DISTINCT chat_id FROM message_data") == [(chat_id,)]

@@ -105,7 +105,36 @@ class ChatIndexer:
             return IndexResult(None, "skipped", problems=[(0, f"cannot read: {exc.strerror}")])
         if renamed_from:
             result.status, result.renamed_from = "renamed", renamed_from
+        elif result.status == "new" or (result.status == "updated" and chat is not None):
+            return self._absorbed(result) or result
         return result
+
+    def _absorbed(self, result: IndexResult) -> IndexResult | None:
+        """A copy indexed before it was complete (SillyTavern copies a folder to rename a
+        character) did not match its original when the original vanished; once its content equals
+        that missing chat's last content, it is that chat, renamed: merge it into the original."""
+        with self.catalog.read() as conn:
+            copy = conn.execute(select(chats).where(chats.c.chat_id == result.chat_id)).one()
+            original = conn.execute(
+                select(chats)
+                .where(
+                    chats.c.state == "missing",
+                    chats.c.user == copy.user,
+                    chats.c.file_hash == copy.file_hash,
+                    chats.c.chat_id != copy.chat_id,
+                )
+                .order_by(desc(chats.c.missing_since))
+            ).first()
+        if original is None:
+            return None
+        self._merge_copy(original, copy)
+        return IndexResult(
+            original.chat_id,
+            "renamed",
+            messages=original.message_count,
+            size=result.size,
+            renamed_from=original.rel_path,
+        )
 
     def _same_content(self, chat_id: str, size: int, mtime_ns: int) -> None:
         """The file was touched or came back, but its bytes are what was indexed."""
