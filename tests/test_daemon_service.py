@@ -63,7 +63,8 @@ def test_character_folder_renamed_keeps_its_chat(service: IndexService) -> None:
     expected = [("default-user/chats/Seraphina/a.jsonl", "Seraphina", "ok")]
     wait_until(lambda: chats(service) == expected, timeout=15)
     assert service.status()["chats"] == before
-    assert "renamed" in kinds(service)
+    # Events are published just after the catalog commits: wait for it rather than race it.
+    wait_until(lambda: "renamed" in kinds(service), timeout=15)
 
 
 def test_new_user_and_deleted_chat(service: IndexService) -> None:
@@ -73,7 +74,7 @@ def test_new_user_and_deleted_chat(service: IndexService) -> None:
     (service.root / "default-user" / "chats" / "Sera" / "a.jsonl").unlink()
     wait_until(lambda: ("default-user/chats/Sera/a.jsonl", "Sera", "missing") in chats(service),
                timeout=15)  # fmt: skip
-    assert {"new", "missing"} <= set(kinds(service))
+    wait_until(lambda: {"new", "missing"} <= set(kinds(service)), timeout=15)
     healthy, reason = service.health()
     assert healthy, reason
 
