@@ -121,3 +121,19 @@ def test_status_says_reconciling_from_start_until_the_first_pass_ends(tmp_path: 
     finally:
         svc.stop()
         registry.close()
+
+
+def test_events_carry_the_user_whose_chat_changed(service: IndexService) -> None:
+    assert service.root is not None
+    st_save(service.root / "bob" / "chats" / "Eve" / "e.jsonl", [header(), message("new user")])
+    st_save(
+        service.root / "default-user" / "chats" / "Sera" / "a.jsonl",
+        [header(), message("hi", extra={"tracker": {"hp": 1}})],
+    )
+
+    def owners() -> set[tuple[str, str | None]]:
+        events, _lost = service.hub.since(0)
+        return {(event.kind, event.user) for _id, event in events}
+
+    wait_until(lambda: {("new", "bob"), ("added", "default-user")} <= owners(), timeout=15)
+    assert all(user is not None for _kind, user in owners())

@@ -14,7 +14,9 @@ import httpx
 import pytest
 import uvicorn
 from litestar import Litestar, Router
+from litestar.di import Provide
 
+from sidecar.api.deps import USER_HEADER, provide_st_user
 from sidecar.api.errors import EXCEPTION_HANDLERS
 from sidecar.api.routes import events
 from sidecar.events import ChangeEvent, EventHub
@@ -58,7 +60,13 @@ def make_app(hub: EventHub, heartbeat: float | None) -> Litestar:
         hub.bind(asyncio.get_running_loop())
 
     app = Litestar(
-        route_handlers=[Router(PREFIX, route_handlers=[events.router])],
+        route_handlers=[
+            Router(
+                PREFIX,
+                route_handlers=[events.router],
+                dependencies={"st_user": Provide(provide_st_user, sync_to_thread=False)},
+            )
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[bind],
         on_shutdown=[hub.close],
@@ -170,6 +178,21 @@ def test_filters(served: Served, hub: EventHub, query: str, expected: list[int])
         hub.publish([EV1, EV2, EV3, ChangeEvent("updated", "chat1")])
         messages = read_messages(response.iter_lines(), len(expected))
     assert [message[0] for message in messages] == [f"id: {n}" for n in expected]
+
+
+def test_the_proxy_plugins_user_header_limits_the_feed_to_that_users_chats(
+    served: Served, hub: EventHub
+) -> None:
+    with httpx.stream(
+        "GET", served.url, headers={USER_HEADER: "alice"}, timeout=JOIN_TIMEOUT
+    ) as response:
+        hub.publish([
+            ChangeEvent("new", "bobs", user="bob"),
+            ChangeEvent("new", "alices", user="alice"),
+            ChangeEvent("updated", "alices", user="alice"),
+        ])  # fmt: skip
+        messages = read_messages(response.iter_lines(), 2)
+    assert [message[0] for message in messages] == ["id: 2", "id: 3"]
 
 
 def test_resume_with_last_event_id_returns_exactly_the_missed_events(

@@ -152,6 +152,26 @@ def test_filters_by_chat_and_namespace_keep_events_without_namespace() -> None:
     assert run(ids(None, None, 7)) == [1, 2, 3, 4, 5, 6, 7]
 
 
+def test_a_user_filter_shows_only_that_users_chats() -> None:
+    published = [
+        ChangeEvent("new", "c1", user="alice"),
+        ChangeEvent("new", "c2", user="bob"),
+        ChangeEvent("changed", "c1", 0, 0, "ns", ("k",), "alice"),
+    ]
+
+    async def ids(user: str | None, count: int) -> list[int]:
+        hub = bound_hub()
+        hub.publish(published)
+        stream = hub.stream(after=0, user=user, heartbeat=60)
+        items = await take(stream, count)
+        return [item[0] for item in items if isinstance(item, tuple)]
+
+    assert run(ids("alice", 2)) == [1, 3]
+    assert run(ids("bob", 1)) == [2]
+    assert run(ids(None, 3)) == [1, 2, 3]
+    assert "user" not in published[0].payload(1)  # the wire format does not change
+
+
 def test_heartbeat_after_the_interval_of_silence() -> None:
     async def scenario() -> tuple[list[StreamItem], float]:
         hub = bound_hub()

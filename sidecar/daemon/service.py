@@ -26,6 +26,7 @@ from sidecar.indexer.scan import full_scan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation, discover_chats
 from sidecar.storage.catalog_queries import catalog_counts, namespaces_in_use
+from sidecar.storage.catalog_tables import chats
 from sidecar.storage.extension_db import Database
 from sidecar.storage.linestore import LineStore
 from sidecar.storage.registry import ExtensionRegistry
@@ -61,6 +62,7 @@ class IndexService:
         self.coalescer: Coalescer | None = None
         self._stopping = threading.Event()
         self._rescanner: threading.Thread | None = None
+        self._owners: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -172,9 +174,22 @@ class IndexService:
     def _done(self, result: IndexResult) -> None:
         if result.status not in ("unchanged", "skipped"):
             self.last_indexed = utc_now_iso()
-            self.hub.publish(events_of(result))
+            self.hub.publish(events_of(result, self._owner(result.chat_id)))
         for line, reason in result.problems[:5]:
             log.warning("chat %s line %d: %s", result.chat_id, line, reason)
+
+    def _owner(self, chat_id: str | None) -> str | None:
+        """The SillyTavern user whose chat this is (the feed shows users only their chats); a
+        chat never changes owner, so the answer is cached."""
+        if chat_id is None or self.catalog is None:
+            return None
+        owner = self._owners.get(chat_id)
+        if owner is None:
+            with self.catalog.read() as conn:
+                owner = conn.scalar(select(chats.c.user).where(chats.c.chat_id == chat_id))
+            if owner is not None:
+                self._owners[chat_id] = owner
+        return owner
 
     # -- reporting ---------------------------------------------------------------------------
 

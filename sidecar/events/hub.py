@@ -39,15 +39,19 @@ class ChangeEvent:
     swipe: int | None = None
     namespace: str | None = None
     keys: tuple[str, ...] = ()
+    user: str | None = None  # the SillyTavern user whose chat it is; not sent to clients
 
     def __post_init__(self) -> None:
         if self.kind not in MESSAGE_KINDS and self.kind not in CHAT_KINDS:
             raise ValueError(f"unknown change kind: {self.kind!r}")
 
-    def matches(self, namespace: str | None, chat_id: str | None) -> bool:
+    def matches(self, namespace: str | None, chat_id: str | None, user: str | None = None) -> bool:
         """The feed's filters. An event without a namespace concerns every namespace (a chat
-        that vanished, a message removed), so it passes any namespace filter."""
+        that vanished, a message removed), so it passes any namespace filter. With ``user``
+        (the proxy plugin's ``x-sillytavern-user``), only that user's chats pass."""
         if chat_id is not None and self.chat_id != chat_id:
+            return False
+        if user is not None and self.user != user:
             return False
         return namespace is None or self.namespace is None or self.namespace == namespace
 
@@ -149,6 +153,7 @@ class EventHub:
         after: int | None,
         namespace: str | None = None,
         chat_id: str | None = None,
+        user: str | None = None,
         heartbeat: float,
         stop: asyncio.Event | None = None,
     ) -> AsyncGenerator[StreamItem, None]:
@@ -178,7 +183,7 @@ class EventHub:
                 if self._stopped(stop):
                     return
                 cursor = event_id
-                if event.matches(namespace, chat_id):
+                if event.matches(namespace, chat_id, user):
                     yield event_id, event
                     quiet_until = loop.time() + heartbeat
             if loop.time() >= quiet_until:

@@ -21,7 +21,8 @@ Resume with the ``Last-Event-ID`` header (``EventSource`` sends it when it recon
 ``?lastEventId=`` for clients that cannot set headers; the header wins, because ``EventSource``
 reconnects to the original URL. Without either the feed starts with changes made after the
 request. Filters: ``chatId`` (exact) and ``namespace`` (events of that namespace, plus events that
-concern every namespace, i.e. those without one). The stream ends when the hub is closed (server
+concern every namespace, i.e. those without one); with ``x-sillytavern-user`` (set by the proxy
+plugin) only that user's chats. The stream ends when the hub is closed (server
 shutdown).
 """
 
@@ -80,9 +81,15 @@ def parse_last_event_id(header: str | None, query: str | None) -> int | None:
 
 
 async def _sse(
-    hub: EventHub, after: int, namespace: str | None, chat_id: str | None, heartbeat: float
+    hub: EventHub,
+    after: int,
+    filters: tuple[str | None, str | None, str | None],
+    heartbeat: float,
 ) -> AsyncIterator[str]:
-    items = hub.stream(after=after, namespace=namespace, chat_id=chat_id, heartbeat=heartbeat)
+    namespace, chat_id, user = filters
+    items = hub.stream(
+        after=after, namespace=namespace, chat_id=chat_id, user=user, heartbeat=heartbeat
+    )
     async with aclosing(items):
         async for item in items:
             yield encode(item)
@@ -113,6 +120,7 @@ def _query(name: str, description: str) -> QueryParameter:
 def change_feed(
     *,
     events: NamedDependency[EventHub],
+    st_user: NamedDependency[str | None],
     state: State,
     namespace: Annotated[str | None, _query("namespace", _NAMESPACE_DOC)] = None,
     chat_id: Annotated[str | None, _query("chatId", "Only events of this chat")] = None,
@@ -132,7 +140,7 @@ def change_feed(
     # misses nothing published afterwards.
     start = events.last_id if after is None else after
     return Stream(
-        _sse(events, start, namespace, chat_id, heartbeat),
+        _sse(events, start, (namespace, chat_id, st_user), heartbeat),
         media_type=EVENT_STREAM,
     )
 
