@@ -24,6 +24,7 @@ import argparse
 import math
 import os
 import random
+import sys
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -32,6 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # benchmarks run as scripts; tests/handsoff.py is in the repo
+    sys.path.insert(0, str(REPO))
+
+from tests import handsoff  # noqa: E402
 
 CHARACTERS = (
     "Seraphina", "default_Seraphina", "Aria", "Kael", "Lyra Moonwhisper", "Captain Reyes",
@@ -297,6 +304,7 @@ def save_like_sillytavern(path: Path, data: bytes) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.replace(temp, path)
+    handsoff.wrote(path)  # the harness's own save: the hands-off manifest expects it
 
 
 def edit_message_extra(path: Path, message: int, stamp: str) -> int:

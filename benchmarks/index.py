@@ -52,6 +52,7 @@ from sidecar.indexer.scan import ScanSummary, full_scan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation, locate_chat
 from sidecar.wiring import create_indexer, create_registry, open_catalog, open_line_store
+from tests import handsoff
 
 MB = 1e6
 TARGET_FULL_RATIO = 5.0
@@ -219,6 +220,7 @@ def run(work: Path, args: argparse.Namespace) -> None:
     )
     total = corpus.total_bytes
     print(f"generated {len(corpus.chats)} chats, {total / MB:,.1f} MB in {seconds:.1f} s")
+    manifest = handsoff.track(handsoff.Manifest(root))  # sidecar must leave these files alone
     for chat in corpus.chats:
         if chat.spec.role != "ordinary":
             print(f"  {chat.spec.role}: {chat.spec.messages:,} messages, {chat.size / MB:.1f} MB")
@@ -291,6 +293,8 @@ def run(work: Path, args: argparse.Namespace) -> None:
     print("\n== targets")
     for name, ok, figure in targets:
         print(f"{verdict(ok)}  {name:<32} {figure}")
+    if not handsoff.check(manifest):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

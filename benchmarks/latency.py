@@ -45,6 +45,8 @@ from typing import Any
 import chatgen
 import httpx
 
+from tests import handsoff
+
 PREFIX = "/api/plugins/valuetracker"
 TARGET_LATENCY_MS = 300.0 + 200.0  # the daemon's default watch.quiet_period_ms + 200 ms
 TARGET_CPU_PCT, TARGET_RSS_MB = 1.0, 150.0
@@ -54,6 +56,7 @@ RECONCILED = re.compile(r"reconciled (\d+) chats in ([0-9.]+) s")
 Stop = tuple[str, float, int | None]  # which daemon run, seconds to exit, exit code
 MARK = ("MISS", "PASS")  # indexed by "target met"
 STARTED: list[subprocess.Popen[bytes]] = []  # killed at exit if a failure left one running
+MANIFESTS: list[handsoff.Manifest] = []  # every data root, checked unchanged at the end
 
 
 class Daemon:
@@ -198,6 +201,7 @@ def latency_run(work: Path, args: argparse.Namespace) -> tuple[list[float], str,
     chats = [chatgen.write_chat(root, s, args.seed * 100_003 + i, pool)
              for i, s in enumerate(specs)]  # fmt: skip
     heavy = next(chat for chat in chats if chat.spec.role == "heavy")
+    MANIFESTS.append(handsoff.track(handsoff.Manifest(root)))
     print(f"generated {len(chats)} chats, {sum(c.size for c in chats) / 1e6:.1f} MB in "
           f"{time.perf_counter() - started:.1f} s; heavy: {heavy.spec.messages:,} messages, "
           f"{heavy.size / 1e6:.1f} MB")  # fmt: skip
@@ -238,6 +242,7 @@ def idle_run(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         total += chatgen.write_chat(root, spec, args.seed * 100_003 + i, pool).size
     print(f"generated {IDLE_CHATS:,} chats, {total / 1e6:.1f} MB in "
           f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+    MANIFESTS.append(handsoff.track(handsoff.Manifest(root)))
     daemon = Daemon(root, db_dir, work / "idle-1.log", args.polling)
     ready, logged, status = daemon.wait_ready(IDLE_CHATS)
     mode = str(status.get("watchMode"))
@@ -317,6 +322,8 @@ def run(work: Path, args: argparse.Namespace) -> None:
     print("\n== targets")
     for mark, name, figure in targets:
         print(f"{mark:<4}  {name:<46} {figure}")
+    if not handsoff.check(*MANIFESTS):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

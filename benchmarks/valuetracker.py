@@ -1,6 +1,7 @@
 """Load benchmark of sidecar's value-tracker API over real HTTP.
 
-Starts ``python -m sidecar run`` on a free 127.0.0.1 port with a temporary database folder, fills
+Starts ``python -m sidecar run`` on a free 127.0.0.1 port with a temporary database folder (and a
+small SillyTavern data root it watches, 20 chats, checked unchanged at the end), fills
 two extension databases through the API (one holding only what the scenarios need, one also holding
 ~5 MB of other characters' data), then drives each scenario against each database and prints
 requests/s, p50/p99 latency, errors, and server/client CPU. Scenarios: GET one key, POST one key
@@ -41,6 +42,10 @@ from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
+
+import chatgen
+
+from tests import handsoff
 
 HOST = "127.0.0.1"
 PREFIX = "/api/plugins/valuetracker"
@@ -255,14 +260,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(port: int, db_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+def make_root(root: Path) -> handsoff.Manifest:
+    """A small data root for the daemon to watch while it serves the load (as it would beside
+    SillyTavern); its manifest, which sidecar must leave as it is."""
+    pool, rng = chatgen._pool(1, chars=1 << 17), random.Random(1)
+    for i in range(20):
+        n, character = rng.randint(20, 50), chatgen.CHARACTERS[i % len(chatgen.CHARACTERS)]
+        spec = chatgen.ChatSpec(character, f"{character} - vt {i:02d}", n, n * 3000, "ordinary",
+                                0.5, False, (90, 7, 2, 1))  # fmt: skip
+        chatgen.write_chat(root, spec, 100_003 + i, pool)
+    return handsoff.track(handsoff.Manifest(root))
+
+
+def reconciled(port: int) -> bool:
+    conn = http.client.HTTPConnection(HOST, port, timeout=2)
+    try:
+        conn.request("GET", PREFIX + "/status")
+        return json.loads(conn.getresponse().read()).get("reconciling") is False
+    finally:
+        conn.close()
+
+
+def start_server(port: int, db_dir: Path, log: Path, root: Path) -> subprocess.Popen[bytes]:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("SIDECAR_") and k != "SILLYTAVERN_DATAROOT"
     }
     cmd = [sys.executable, "-m", "sidecar", "run", "--host", HOST, "--port", str(port)]
-    cmd += ["--db-dir", str(db_dir), "--log-level", "warning"]
+    cmd += ["--db-dir", str(db_dir), "--data-root", str(root), "--log-level", "warning"]
     with log.open("wb") as sink:
         server = subprocess.Popen(
             cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=db_dir.parent
@@ -274,12 +300,13 @@ def start_server(port: int, db_dir: Path, log: Path) -> subprocess.Popen[bytes]:
         conn = http.client.HTTPConnection(HOST, port, timeout=2)
         try:
             conn.request("GET", PREFIX + "/probe")
-            if conn.getresponse().status == 204:
+            if conn.getresponse().status == 204 and reconciled(port):
                 return server
         except OSError:
-            time.sleep(0.05)
+            pass
         finally:
             conn.close()
+        time.sleep(0.05)
     server.kill()
     raise RuntimeError(f"server did not answer /probe within 30 s:\n{log.read_text()}")
 
@@ -340,9 +367,11 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
     server: subprocess.Popen[bytes] | None = None
+    untouched = False
     try:
+        manifest = make_root(tmp / "data")
         args.port = free_port()
-        server = start_server(args.port, tmp / "db", tmp / "server.log")
+        server = start_server(args.port, tmp / "db", tmp / "server.log", tmp / "data")
         api = Api(args.port)
         exts = {"empty": "bench_empty", "5 MB": "bench_full"}
         started = time.perf_counter()
@@ -369,7 +398,10 @@ def main() -> None:
                 server.kill()
                 server.wait()
             print(f"server stopped with exit code {server.returncode}")
+            untouched = handsoff.check(manifest)  # once the server has stopped
         shutil.rmtree(tmp, ignore_errors=True)
+    if not untouched:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,34 @@ from litestar.testing import TestClient
 
 from sidecar.api.app import create_app
 from sidecar.config import Settings
+from tests import handsoff_guard
 
 PREFIX = "/api/plugins/valuetracker"
+GUARD = handsoff_guard.install()
+
+
+def _hands_off(scope: str) -> Iterator[None]:
+    """Snapshot every SillyTavern data root used in ``scope``; fail if sidecar changed one."""
+    GUARD.push(scope)
+    yield
+    problems = GUARD.pop()
+    if problems:
+        pytest.fail("sidecar touched SillyTavern's files:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hands_off_session() -> Iterator[None]:
+    yield from _hands_off("session")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _hands_off_module() -> Iterator[None]:
+    yield from _hands_off("module")
+
+
+@pytest.fixture(autouse=True)
+def _hands_off_test() -> Iterator[None]:
+    yield from _hands_off("test")
 
 
 def make_settings(db_dir: Path, **api: Any) -> Settings:

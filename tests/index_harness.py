@@ -15,6 +15,7 @@ from sidecar.storage.extension_db import Database
 from sidecar.storage.linestore import LineStore
 from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
 from sidecar.wiring import create_indexer, create_registry, open_catalog, open_line_store
+from tests import handsoff
 
 
 class Harness:
@@ -22,6 +23,7 @@ class Harness:
         self.root = root
         self.db_dir = db_dir
         root.mkdir(parents=True, exist_ok=True)
+        handsoff.using_root(root)
         self.settings = Settings.model_validate(
             {
                 "storage": {"database_dir": str(db_dir)},

@@ -13,6 +13,7 @@ import uvicorn
 
 from sidecar.api.app import create_app
 from sidecar.config import Settings
+from tests import handsoff
 
 
 def free_port() -> int:
@@ -35,6 +36,8 @@ def wait_until(condition: object, timeout: float = 10.0, interval: float = 0.02)
 @contextmanager
 def live_server(settings: Settings) -> Iterator[str]:
     """Serve ``create_app(settings)``; yields the base URL and stops the server afterwards."""
+    if settings.sillytavern.data_root is not None:
+        handsoff.using_root(settings.sillytavern.data_root)
     port = free_port()
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on"

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tests import handsoff
+
 SOLO = "default-user/chats/Seraphina"
 
 
@@ -78,3 +80,4 @@ def st_save(path: Path, data: bytes | list[Any], counter: list[int] = [0]) -> No
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temp, path)
+    handsoff.wrote(path)

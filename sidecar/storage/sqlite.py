@@ -8,7 +8,8 @@ never write. Connections are made by a ``creator`` so that any character in a pa
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,12 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import QueuePool
 
 WRITER_CACHE_KIB = 16384
+# One budget for SQLite's memory in the whole process, however many databases are open. Each
+# writer may cache WRITER_CACHE_KIB and every extension database has a writer, so the caches
+# alone grew without bound as namespaces and data grew (the soak benchmark saw +1.5 MB per 10 s).
+# Past the limit SQLite reuses cached pages instead of allocating more (a soft limit: no
+# allocation fails because of it).
+SQLITE_HEAP_LIMIT_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ def _configure(dbapi_conn: sqlite3.Connection, options: SqliteOptions, *, writer
     try:
         # busy_timeout first: switching to WAL can itself meet a busy database.
         cursor.execute(f"PRAGMA busy_timeout={int(options.busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA soft_heap_limit={SQLITE_HEAP_LIMIT_BYTES}")  # process-wide
         if writer:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={options.synchronous.upper()}")
@@ -93,6 +101,18 @@ def read_engine(path: Path, options: SqliteOptions, pool_size: int = 4) -> Engin
         )
 
     return _make_engine(connect, options, writer=False, pool_size=pool_size, max_overflow=8)
+
+
+@contextmanager
+def read_snapshot(path: Path, options: SqliteOptions) -> Iterator[Connection]:
+    """One read-only connection and transaction on ``path`` (one consistent snapshot), for
+    commands and checks that read a database once; the engine is disposed afterwards."""
+    engine = read_engine(path, options, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
 
 
 def executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> int:
