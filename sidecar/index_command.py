@@ -98,7 +98,7 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
         console.print("problems: none")
         return
     console.print(f"problems: {len(summary.problems)}")
-    for path, line, reason in summary.problems[:MAX_PROBLEMS_SHOWN]:
-        console.print(f"  {path}:{line}: {reason}", markup=False, highlight=False)
+    for path, line, reason in summary.problems[:MAX_PROBLEMS_SHOWN]:  # never wrapped: one a line
+        console.print(f"  {path}:{line}: {reason}", markup=False, highlight=False, soft_wrap=True)
     if len(summary.problems) > MAX_PROBLEMS_SHOWN:
         console.print(f"  ... and {len(summary.problems) - MAX_PROBLEMS_SHOWN} more")

@@ -22,9 +22,9 @@ from sidecar.daemon.notify import Notifier
 from sidecar.daemon.publish import events_of
 from sidecar.events.hub import EventHub
 from sidecar.indexer.indexer import ChatIndexer
-from sidecar.indexer.scan import full_scan
+from sidecar.indexer.scan import QUIET_STATUSES, full_scan
 from sidecar.indexer.update_state import IndexResult
-from sidecar.sillytavern.discovery import ChatLocation, discover_chats
+from sidecar.sillytavern.discovery import ChatLocation, discover_chats, shown_path
 from sidecar.storage.catalog_queries import catalog_counts, namespaces_in_use
 from sidecar.storage.catalog_tables import chats
 from sidecar.storage.extension_db import Database
@@ -39,6 +39,7 @@ from sidecar.wiring import create_indexer, open_catalog, open_line_store
 log = logging.getLogger("sidecar.daemon")
 
 PROGRESS_LOG_SECONDS = 5.0
+PROBLEMS_LOGGED = 5  # per file and index; all of them are in the catalog's problems table
 
 
 class IndexService:
@@ -129,18 +130,25 @@ class IndexService:
         elif not path.exists() and self.indexer.catalogued_under(path):
             self._folder(path)  # a folder that went away: its chats are missing
         else:
-            result = self.indexer.index_path(path)
-            if result is not None:
-                self._done(result)
+            self._index(path)
 
     def _folder(self, folder: Path) -> None:
         """A folder appeared, moved or vanished: index what is in it, mark what left missing."""
         assert self.indexer is not None
         present = [p for p in folder.rglob("*.jsonl") if p.is_file()] if folder.is_dir() else []
         for path in sorted(set(present) | set(self.indexer.catalogued_under(folder))):
+            self._index(path)
+
+    def _index(self, path: Path) -> None:
+        """Index one path; an unexpected error (a bug) is logged and the next path goes on."""
+        assert self.indexer is not None
+        try:
             result = self.indexer.index_path(path)
-            if result is not None:
-                self._done(result)
+        except Exception:
+            log.exception("indexing %s failed", shown_path(path))
+            return
+        if result is not None:
+            self._done(result, path)
 
     def _reconcile(self) -> None:
         assert self.indexer is not None
@@ -151,9 +159,9 @@ class IndexService:
         log.info("reconciling %d chat files with the index", total)
         done = {"n": 0, "logged": started}
 
-        def progress(_location: ChatLocation, result: IndexResult) -> None:
+        def progress(location: ChatLocation, result: IndexResult) -> None:
             done["n"] += 1
-            self._done(result)
+            self._done(result, location.path)
             if done["n"] % 20 == 0 or done["n"] == total:
                 self.notifier.status(f"reconciling: {done['n']}/{total} chats")
             if time.monotonic() - done["logged"] >= PROGRESS_LOG_SECONDS:
@@ -171,12 +179,25 @@ class IndexService:
         )  # fmt: skip
         self.notifier.status(f"watching {total} chats ({self.mode})")
 
-    def _done(self, result: IndexResult) -> None:
-        if result.status not in ("unchanged", "skipped"):
+    def _done(self, result: IndexResult, path: Path) -> None:
+        if result.status not in QUIET_STATUSES:
             self.last_indexed = utc_now_iso()
             self.hub.publish(events_of(result, self._owner(result.chat_id)))
-        for line, reason in result.problems[:5]:
-            log.warning("chat %s line %d: %s", result.chat_id, line, reason)
+        if not result.problems:
+            return
+        where = self._shown(path)
+        for line, reason in result.problems[:PROBLEMS_LOGGED]:
+            log.warning("%s%s: %s", where, f":{line}" if line else "", reason)
+        if len(result.problems) > PROBLEMS_LOGGED:
+            more = len(result.problems) - PROBLEMS_LOGGED
+            log.warning("%s: %d more problems (GET /chats/%s)", where, more, result.chat_id)
+
+    def _shown(self, path: Path) -> str:
+        """``path`` relative to the data root, as ``sidecar index`` shows it."""
+        try:
+            return shown_path(path.relative_to(self.root)) if self.root else shown_path(path)
+        except ValueError:
+            return shown_path(path)
 
     def _owner(self, chat_id: str | None) -> str | None:
         """The SillyTavern user whose chat this is (the feed shows users only their chats); a

@@ -11,9 +11,9 @@ from typing import Any, NamedTuple
 import msgspec
 
 from sidecar.indexer.namespaces import NamespacePolicy
+from sidecar.sillytavern.jsonline import BadLine, decode_line
 from sidecar.sillytavern.messages import message_info, message_namespaces
 
-_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
 
@@ -34,23 +34,25 @@ class DataItem(NamedTuple):
 
 @dataclass
 class ParsedLine:
-    """``kind`` is ``object`` (header or message), ``blank`` or ``bad`` (with ``reason``)."""
+    """``kind`` is ``object`` (header or message), ``blank`` or ``bad`` (with ``reason``).
+    ``notes`` are the repairs reading the line needed (see ``sillytavern.jsonline``)."""
 
     kind: str
     obj: dict[str, Any] | None = None
     reason: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 def parse_line(line: bytes) -> ParsedLine:
     if not line.strip():
         return ParsedLine("blank")
     try:
-        obj = _decoder.decode(line)
-    except (msgspec.DecodeError, RecursionError) as exc:
-        return ParsedLine("bad", reason=f"invalid JSON: {exc}")
+        obj, notes = decode_line(line)
+    except BadLine as exc:
+        return ParsedLine("bad", reason=str(exc))
     if not isinstance(obj, dict):
         return ParsedLine("bad", reason=f"not a JSON object but {_json_type(obj)}")
-    return ParsedLine("object", obj)
+    return ParsedLine("object", obj, notes=notes)
 
 
 def _json_type(value: object) -> str:
@@ -94,8 +96,11 @@ def message_record(
     policy: NamespacePolicy,
     top_level_fields: Collection[str],
     tz: tzinfo | None = None,
+    notes: tuple[str, ...] = (),
 ) -> MessageRecord:
+    """``notes``: repairs made reading the line, reported with the message's own problems."""
     info = message_info(obj, tz)
+    problems = [*notes, *info.problems]
     grouped: dict[str, list[DataItem]] = defaultdict(list)
     names: set[str] = set()
     for entry in message_namespaces(obj, top_level_fields):
@@ -118,6 +123,6 @@ def message_record(
         info.swipe_count,
         encode_json(info.builtin_extra) if info.builtin_extra else None,
         encode_json(sorted(names)),
-        encode_json(list(info.problems)) if info.problems else None,
+        encode_json(problems) if problems else None,
     )
-    return MessageRecord(values, sorted(names), list(info.problems), dict(grouped))
+    return MessageRecord(values, sorted(names), problems, dict(grouped))

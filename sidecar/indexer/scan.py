@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -12,12 +13,15 @@ from sqlalchemy import select
 
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.update_state import IndexResult
-from sidecar.sillytavern.discovery import ChatLocation, discover_chats
+from sidecar.sillytavern.discovery import ChatLocation, discover_chats, shown_path
 from sidecar.sillytavern.messages import chat_namespaces
 from sidecar.storage.catalog_queries import catalog_counts, namespaces_in_use
 from sidecar.storage.catalog_tables import chats
 
 Progress = Callable[[ChatLocation, IndexResult], None]
+QUIET_STATUSES = ("unchanged", "skipped", "failed")  # nothing was indexed
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,11 +55,11 @@ def full_scan(
     seen: set[str] = set()
     for location in locations:
         seen.add(location.relative_path)
-        result = indexer.index_location(location)
+        result = index_safely(indexer, location)
         summary.files += 1
         summary.bytes += result.size
         summary.statuses[result.status] += 1
-        if result.status not in ("unchanged", "skipped"):
+        if result.status not in QUIET_STATUSES:
             summary.messages_indexed += result.messages
         summary.problems.extend(
             (location.relative_path, line, reason) for line, reason in result.problems
@@ -75,3 +79,14 @@ def full_scan(
     summary.all_namespaces = sorted(set(summary.namespaces) | chat_level)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def index_safely(indexer: ChatIndexer, location: ChatLocation) -> IndexResult:
+    """Index one file; an unexpected error (a bug) is logged with its trace and reported as that
+    file's problem, and the pass goes on with the next file."""
+    try:
+        return indexer.index_location(location)
+    except Exception as exc:
+        log.exception("indexing %s failed", shown_path(location.relative_path))
+        reason = f"indexing failed ({type(exc).__name__}: {exc}); see the log"
+        return IndexResult(None, "failed", problems=[(0, reason)])

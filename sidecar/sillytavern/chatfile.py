@@ -4,13 +4,18 @@ A file is its framing (a UTF-8 BOM or not, a final newline or not) plus its line
 ``\\n``. A ``\\r`` before the ``\\n`` stays part of the line, so files with CRLF or mixed line
 endings rebuild exactly. Lines are streamed from one open file descriptor: a 100 MB chat is never
 one object graph, and because SillyTavern replaces a chat by renaming a new file over it,
-re-reading the same descriptor always sees the same version.
+re-reading the same descriptor always sees the same version. A file written in place instead (by
+another tool) can change under the reader: every line read again is checked against its hash
+from the scan, and :meth:`ChatFile.check_unchanged` compares size and time at the end; a
+difference raises :class:`ChatFileChanged`, so the caller can roll back and read it again.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +26,11 @@ HASH_SIZE = 16
 READ_BUFFER = 1 << 20
 
 
-def line_hash(line: bytes) -> bytes:
+class ChatFileChanged(Exception):
+    """The file's bytes changed while it was being read (it was written in place)."""
+
+
+def line_hash(line: bytes | memoryview) -> bytes:
     """Content address of one line: SHA-256 cut to 16 bytes (SHA-256 has CPU support on most
     machines and measured faster than BLAKE2b here)."""
     return hashlib.sha256(line).digest()[:HASH_SIZE]
@@ -56,8 +65,16 @@ class ChatFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        # A large buffer: chat lines average kilobytes, and readline on an 8 KiB buffer copies.
-        self._file: BinaryIO = open(path, "rb", buffering=READ_BUFFER)  # noqa: SIM115
+        # O_NONBLOCK: a FIFO put where the file was a moment ago must not block the open forever.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", str(path))
+            # A large buffer: chat lines average kilobytes; readline on an 8 KiB buffer copies.
+            self._file: BinaryIO = os.fdopen(fd, "rb", buffering=READ_BUFFER)
+        except BaseException:
+            os.close(fd)
+            raise
 
     def __enter__(self) -> ChatFile:
         return self
@@ -75,13 +92,14 @@ class ChatFile:
 
     def scan(self) -> Scan:
         """Hash every line; record the framing and where each line starts."""
-        stat = os.fstat(self._file.fileno())
-        scan = Scan(stat.st_size, stat.st_mtime_ns, stat.st_ino, b"", False, False)
+        info = os.fstat(self._file.fileno())
+        scan = Scan(info.st_size, info.st_mtime_ns, info.st_ino, b"", False, False)
         position = 0
         for index, raw in enumerate(self._raw_lines()):
-            line = raw[:-1] if raw.endswith(b"\n") else raw
+            # A view, not a slice: a 50 MB line is not copied to be hashed.
+            line = memoryview(raw)[: -1 if raw.endswith(b"\n") else None]
             start = position
-            if index == 0 and line.startswith(BOM):
+            if index == 0 and raw.startswith(BOM):
                 scan.bom = True
                 line = line[len(BOM) :]
                 start += len(BOM)
@@ -100,25 +118,45 @@ class ChatFile:
         """Line ``index`` alone, read at its offset."""
         start, end = scan.offsets[index], scan.offsets[index + 1]
         data = os.pread(self._file.fileno(), end - start, start)
-        return data[:-1] if data.endswith(b"\n") else data
+        line = data[:-1] if data.endswith(b"\n") else data
+        _check(scan, index, line)
+        return line
+
+    def check_unchanged(self, scan: Scan) -> None:
+        """Raise :class:`ChatFileChanged` if the file's size or time moved since ``scan``."""
+        info = os.fstat(self._file.fileno())
+        if (info.st_size, info.st_mtime_ns) != (scan.size, scan.mtime_ns):
+            raise ChatFileChanged(f"{self.path} changed while it was read")
 
     def lines(
         self, scan: Scan | None = None, wanted: Sequence[bool] | None = None
     ) -> Iterator[tuple[int, bytes]]:
         """``(index, line)`` for every line, or only where ``wanted[index]`` is true. A few wanted
-        lines are read at their offsets (``scan`` needed); many are read in one sequential pass."""
+        lines are read at their offsets (``scan`` needed); many are read in one sequential pass.
+        With ``scan``, each line is checked against it (:class:`ChatFileChanged`)."""
         if scan is not None and wanted is not None and sum(wanted) * 8 < len(wanted):
             for index, flag in enumerate(wanted):
                 if flag:
                     yield index, self.line(scan, index)
             return
+        seen = 0
         for index, raw in enumerate(self._raw_lines()):
+            seen = index + 1
             if wanted is not None and (index >= len(wanted) or not wanted[index]):
                 continue
             line = raw[:-1] if raw.endswith(b"\n") else raw
             if index == 0 and line.startswith(BOM):
                 line = line[len(BOM) :]
+            if scan is not None:
+                _check(scan, index, line)
             yield index, line
+        if scan is not None and seen < len(scan.hashes):
+            raise ChatFileChanged(f"{self.path} lost lines while it was read")
+
+
+def _check(scan: Scan, index: int, line: bytes) -> None:
+    if index >= len(scan.hashes) or line_hash(line) != scan.hashes[index]:
+        raise ChatFileChanged(f"line {index + 1} changed while it was read")
 
 
 def rebuild(lines: Sequence[bytes], *, bom: bool, trailing_newline: bool) -> bytes:

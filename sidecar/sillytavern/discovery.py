@@ -6,8 +6,9 @@ definitions). A *legacy* root (pre-1.12 ``public/``, or a copied user folder) ho
 ``group chats/`` directly; it is treated as the single user ``default-user``, SillyTavern's name for
 the only user of an install without accounts.
 
-Directory symlinks are never followed (a loop cannot hang a scan), unreadable folders are skipped
-with a warning, and nothing here raises on a broken data root.
+Directory symlinks are never followed (a loop cannot hang a scan), unreadable folders and names
+that are not UTF-8 (SillyTavern cannot open those either, and no database can store them) are
+skipped with a warning, and nothing here raises on a broken data root.
 """
 
 from __future__ import annotations
@@ -78,7 +79,11 @@ def discover_chats(
             if _is_dir(entry) and not _skipped(entry.name, options)
         ]
     for user, user_dir, prefix in sorted(users):
-        yield from _user_chats(root, user, user_dir, prefix, options)
+        for location in _user_chats(root, user, user_dir, prefix, options):
+            if _is_utf8(location.relative_path):
+                yield location
+            else:
+                log.warning("Skipping %s: its name is not valid UTF-8", shown_path(location.path))
 
 
 def locate_chat(
@@ -95,7 +100,7 @@ def locate_chat(
     """
     root = Path(os.path.abspath(root))
     parts = _relative_parts(root, path)
-    if parts is None:
+    if parts is None or not all(map(_is_utf8, parts)):
         return None
     user, user_dir, prefix, rest = LEGACY_USER, root, parts[:0], parts
     if not _is_legacy_root(root):
@@ -265,10 +270,26 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
 
 
 def _is_file(entry: os.DirEntry[str]) -> bool:
+    """A file, or a name that cannot even be looked at (a symlink loop): reading it reports why.
+    A dangling symlink is simply not a file."""
     try:
         return entry.is_file()
     except OSError:
+        return True
+
+
+def _is_utf8(name: str) -> bool:
+    """False for names with bytes that are not UTF-8 (decoded by Python as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
         return False
+    return True
+
+
+def shown_path(path: Path | str) -> str:
+    """``path`` fit for a log line or a terminal, whatever bytes its name has."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _text(value: object) -> str | None:

@@ -59,6 +59,14 @@ def is_header(obj: object) -> bool:
     return ("user_name" in obj or "character_name" in obj) and "mes" not in obj
 
 
+def header_problems(obj: dict[str, Any]) -> tuple[str, ...]:
+    """Oddities of a header line worth reporting (its metadata is then read as ``{}``)."""
+    metadata = obj.get("chat_metadata") if isinstance(obj, dict) else None
+    if metadata is not None and not isinstance(metadata, dict):
+        return ("chat_metadata is not an object",)
+    return ()
+
+
 @dataclass(frozen=True)
 class HeaderInfo:
     user_name: str | None

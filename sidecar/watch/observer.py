@@ -29,6 +29,8 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 from watchdog.utils import UnsupportedLibcError
 
+from sidecar.watch.polling import polling_observer
+
 log = logging.getLogger(__name__)
 
 WatchMode = Literal["auto", "native", "polling"]
@@ -151,7 +153,7 @@ def start_observer(
             )
             mode = "polling"
     if mode == "polling":
-        return _started(PollingObserver(timeout=polling_interval), root, handler), "polling"
+        return _started(polling_observer(root, polling_interval), root, handler), "polling"
     warnings.filterwarnings(
         "ignore", HARMLESS_WATCHDOG_WARNING, RuntimeWarning, r"watchdog\.observers"
     )
@@ -168,7 +170,7 @@ def start_observer(
         if mode == "native":
             raise OSError(exc.errno, f"cannot watch {root} with inotify: {hint}") from exc
         log.warning("watch: cannot watch %s with inotify: %s; polling instead", root, hint)
-    return _started(PollingObserver(timeout=polling_interval), root, handler), "polling"
+    return _started(polling_observer(root, polling_interval), root, handler), "polling"
 
 
 def stop_observer(observer: BaseObserver, timeout: float = 5.0) -> bool:
