@@ -52,7 +52,7 @@ def create_indexer(
     index = settings.index
     policy = NamespacePolicy(index.namespaces, index.exclude_namespaces, index.namespace_map)
     return ChatIndexer(
-        Stores(catalog, line_store, registry.index_database),
+        Stores(catalog, line_store, registry.index_database, registry.index_extensions),
         root,
         UpdateSettings(policy, tuple(index.top_level_fields), index.shrink_ratio),
         DiscoveryOptions(

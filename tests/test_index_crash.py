@@ -87,9 +87,13 @@ def test_interrupted_first_index_of_a_new_chat(tmp_path: Path) -> None:
     try:
         path = h.root / SOLO / "new.jsonl"
         st_save(path, base_chat())
-        crash_on_catalog_commit(h, call=2)
+        # A new chat takes three catalog writes; the third is the final commit: die there,
+        # after the extension databases committed their rows.
+        crash_on_catalog_commit(h, call=3)
         with pytest.raises(Killed):
             h.index(path)
+        assert h.catalog_rows("SELECT sync FROM chats") == [("pending",)]
+        assert h.query("ext.db", "SELECT count(*) FROM message_data") != [(0,)]
         del h.catalog.write
         h.index(path)
         chat_id = h.chat_id(f"{SOLO}/new.jsonl")

@@ -15,13 +15,16 @@ from sqlalchemy import Connection, desc, select
 from sidecar.clock import utc_now_iso
 from sidecar.indexer import extsync
 from sidecar.indexer.update import ChatUpdate
+from sidecar.indexer.update_settle import settle_if_pending
 from sidecar.indexer.update_state import IndexResult, Stores, UpdateSettings
-from sidecar.sillytavern.chatfile import ChatFile
+from sidecar.sillytavern.chatfile import ChatFile, ChatFileChanged
 from sidecar.sillytavern.discovery import ChatLocation, DiscoveryOptions, locate_chat
 from sidecar.sillytavern.messages import chat_namespaces
 from sidecar.storage.catalog_tables import chats, messages, problems, versions
 
 log = logging.getLogger(__name__)
+
+READ_ATTEMPTS = 3  # a file written in place while it is read is read again, this many times
 
 
 def _location_values(loc: ChatLocation) -> dict[str, Any]:
@@ -66,6 +69,15 @@ class ChatIndexer:
         return None if location is None else self.index_location(location)
 
     def index_location(self, loc: ChatLocation) -> IndexResult:
+        for _ in range(READ_ATTEMPTS):
+            try:
+                return self._index_once(loc)
+            except ChatFileChanged as exc:  # everything it wrote was rolled back
+                log.info("%s: %s; reading it again", loc.relative_path, exc)
+        reason = f"the file changed each time it was read ({READ_ATTEMPTS} times); see next save"
+        return IndexResult(None, "skipped", problems=[(0, reason)])
+
+    def _index_once(self, loc: ChatLocation) -> IndexResult:
         try:
             info = os.stat(loc.path)
         except FileNotFoundError:
@@ -187,6 +199,10 @@ class ChatIndexer:
             return IndexResult(None, "skipped")
         if chat.state == "missing":
             return IndexResult(chat.chat_id, "unchanged")
+        if chat.sync == "pending":  # a crash interrupted its update: settle it first
+            location = locate_chat(self.root, self.root / rel_path, self.discovery)
+            if not settle_if_pending(self.stores, self.settings, location, chat):
+                return IndexResult(None, "skipped")
         with self.catalog.read() as conn:
             copy = conn.execute(
                 select(chats).where(
@@ -213,7 +229,13 @@ class ChatIndexer:
 
     def _merge_copy(self, original: Any, copy: Any) -> None:
         """``copy`` was indexed as a new chat before ``original`` vanished: it was a rename. The
-        original keeps its id and history and takes the copy's place; the copy's rows go."""
+        original keeps its id and history and takes the copy's place; the copy's rows go. The
+        copy is marked pending first: if this is interrupted, the copy is resynced and merged
+        again."""
+        with self.catalog.write() as conn:
+            conn.execute(
+                chats.update().where(chats.c.chat_id == copy.chat_id).values(sync="pending")
+            )
         with self.catalog.read() as conn:
             names = (
                 conn.execute(

@@ -20,11 +20,14 @@ DatabaseFor = Callable[[str], ExtensionDatabase | None]
 
 @dataclass(frozen=True)
 class Stores:
-    """Where indexed data goes: the catalog, the line store, each extension's database."""
+    """Where indexed data goes: the catalog, the line store, each extension's database.
+    ``extensions`` lists every extension whose database exists (where a crash may have left
+    rows of a chat; see ``update``)."""
 
     catalog: Database
     lines: LineStore
     database_for: DatabaseFor
+    extensions: Callable[[], list[str]] = list
 
 
 @dataclass
@@ -90,6 +93,7 @@ class Walk:
     block_of: list[int]  # diff block of each new line
     pools: dict[int, list[OldMessage]] = field(default_factory=dict)
     old_header: int | None = None
+    old_header_problems: list[str] = field(default_factory=list)  # reported for the old header
     position: int = 0
     seen_object: bool = False
     header_line: int | None = None

@@ -20,10 +20,10 @@ from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
 from sidecar.clock import utc_now_iso
 from sidecar.errors import Conflict, InvalidInput, NotFound
-from sidecar.ids import check_id
+from sidecar.ids import check_id, is_valid_id
 from sidecar.storage.extension_db import ExtensionDatabase
 from sidecar.storage.schema import RegistryBase, extension_records
-from sidecar.storage.sqlite import SqliteOptions, read_engine, write_engine
+from sidecar.storage.sqlite import SqliteOptions, read_snapshot, write_engine
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,18 @@ class ExtensionRegistry:
                 record = Registration(extension_id, db_file, False, utc_now_iso())
             return self._open_db(record)
 
+    def index_extensions(self) -> list[str]:
+        """Ids of every extension whose database file exists, registered or not: everywhere
+        indexed chat data can be (a chat resynced after a crash is looked for in all of them)."""
+        with self._lock:
+            records = list(self._records.values())
+        found = {r.extension_id for r in records if (self.database_dir / r.db_file).is_file()}
+        claimed = {r.db_file for r in records} | RESERVED_FILES
+        for path in self.database_dir.glob("*.db"):
+            if path.name not in claimed and is_valid_id(path.name[:-3]) and path.is_file():
+                found.add(path.name[:-3])
+        return sorted(found)
+
     def check(self) -> tuple[bool, str]:
         """Whether the registry database answers (for health checks)."""
         if self._engine is None:
@@ -166,12 +178,8 @@ class ExtensionRegistry:
         if not path.is_file():
             yield None
             return
-        engine = read_engine(path, self._options, pool_size=1)
-        try:
-            with engine.begin() as conn:
-                yield conn
-        finally:
-            engine.dispose()
+        with read_snapshot(path, self._options) as conn:
+            yield conn
 
     # -- changes -----------------------------------------------------------------------------
 
