@@ -25,6 +25,7 @@ from sidecar.api.deps import (
     provide_st_user,
 )
 from sidecar.api.errors import EXCEPTION_HANDLERS
+from sidecar.api.request import SidecarRequest
 from sidecar.api.routes import (
     characters,
     chats,
@@ -40,6 +41,7 @@ from sidecar.api.routes import (
     versions,
 )
 from sidecar.api.routes.health import HealthSource
+from sidecar.api.send_hooks import correct_answers
 from sidecar.config import Settings
 from sidecar.events.hub import EventHub
 from sidecar.indexer.namespaces import NamespacePolicy
@@ -140,6 +142,8 @@ def create_app(
             max_age=600,
         ),
         request_max_body_size=settings.api.max_body_bytes,
+        request_class=SidecarRequest,
+        before_send=[correct_answers],
         openapi_config=OpenAPIConfig(
             title="sidecar",
             version=__version__,

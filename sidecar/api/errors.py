@@ -30,7 +30,16 @@ def error_response(
     )
 
 
-def _validation_message(exc: ValidationException) -> str:
+def _wire_name(request: Request[Any, Any, Any], key: object) -> object:
+    """A parameter's name as sent (``from``), not as the handler calls it (``start``)."""
+    handler = request.scope.get("route_handler")
+    signature = getattr(handler, "parsed_fn_signature", None)
+    field = signature.parameters.get(str(key)) if signature is not None else None
+    alias = getattr(getattr(field, "kwarg_definition", None), "name", None)
+    return alias or key
+
+
+def _validation_message(request: Request[Any, Any, Any], exc: ValidationException) -> str:
     problems = exc.extra if isinstance(exc.extra, list) else []
     parts = []
     for problem in problems:
@@ -41,7 +50,10 @@ def _validation_message(exc: ValidationException) -> str:
         if source == "body" and message == f"'{key}'":
             # Litestar reports a missing body as a KeyError on the parameter name.
             return "Request body is required (a JSON document)"
-        where = "body" if source == "body" and key == "data" else f"{source} {key}"
+        if source == "body":
+            where = "body" if key == "data" else f"body {key}"
+        else:
+            where = f"{source} {_wire_name(request, key)}"
         parts.append(f"{where}: {message}")
     return "Invalid request: " + ("; ".join(parts) if parts else str(exc.detail))
 
@@ -53,7 +65,7 @@ def handle_sidecar_error(_request: Request[Any, Any, Any], exc: SidecarError) ->
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ValidationException):
-        return error_response(exc.status_code, _validation_message(exc))
+        return error_response(exc.status_code, _validation_message(request, exc))
     if exc.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
         return handle_internal_error(request, exc)
     message = {

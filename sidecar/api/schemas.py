@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar.openapi import ResponseSpec
+from litestar.params import PathParameter
+
+# Integers that handlers bind into SQLite: beyond 64 bits they overflowed there (a 500).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+PathInt = Annotated[int, PathParameter(ge=INT64_MIN, le=INT64_MAX)]
 
 
 class _Camel(msgspec.Struct, rename="camel"):
@@ -98,4 +103,9 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
     409: _error("Conflicts with stored data (instance of another character, dbPath in use)"),
     413: _error("Request body over api.max_body_bytes"),
     500: _error("A bug in sidecar; details are in its log"),
+}
+# Only for operations that read a JSON body.
+BODY_ERROR_RESPONSES: dict[int, ResponseSpec] = {
+    **ERROR_RESPONSES,
+    415: _error("The body is not sent as Content-Type: application/json"),
 }

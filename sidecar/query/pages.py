@@ -45,9 +45,16 @@ def decode_cursor(cursor: str | None, size: int) -> list[Any] | None:
         key = msgspec.json.decode(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise InvalidInput("Invalid cursor") from None
-    if not isinstance(key, list) or len(key) != size:
+    if not isinstance(key, list) or len(key) != size or not all(map(_bindable, key)):
         raise InvalidInput("Invalid cursor")
     return key
+
+
+def _bindable(value: Any) -> bool:
+    """A sort key value SQLite can bind (a forged cursor may hold anything, e.g. 10**30)."""
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return value is None or isinstance(value, str | float)
 
 
 def page_of(rows: list[Any], limit: int, key_of: Any) -> tuple[list[Any], str | None]:

@@ -71,8 +71,10 @@ def match_expression(q: str) -> str | None:
         raise InvalidInput("Search query q is required")
     if len(q) > MAX_QUERY_CHARS:
         raise InvalidInput(f"Search query q must be at most {MAX_QUERY_CHARS} characters")
-    # A token without a letter or digit holds nothing the tokenizer indexes.
-    tokens = [t for t in q.split() if any(c.isalnum() for c in t)]
+    # A token without a letter or digit holds nothing the tokenizer indexes. FTS5 reads the
+    # query as a C string, so a NUL would cut it short ("unterminated string", a 500): it
+    # separates words like the tokenizer does.
+    tokens = [t for t in q.replace("\x00", " ").split() if any(c.isalnum() for c in t)]
     if not tokens:
         return None
     if len(tokens) > MAX_TOKENS:

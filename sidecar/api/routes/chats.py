@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Router
+from litestar import Request, Router
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from sidecar.api.operation import GET, operation
-from sidecar.api.routes.data import key_from_path
+from sidecar.api.routes.data import key_from_path, raw_key
+from sidecar.api.schemas import INT64_MAX, INT64_MIN, PathInt
 from sidecar.query import chats as chat_queries
 from sidecar.query import messages as message_queries
 from sidecar.query.context import QueryContext
@@ -83,11 +84,20 @@ def list_messages(
     st_user: NamedDependency[str | None],
     chat_id: FromPath[str],
     start: Annotated[
-        int | None, QueryParameter(name="from", required=False, description="first position")
+        int | None,
+        QueryParameter(
+            name="from", required=False, description="first position", ge=INT64_MIN, le=INT64_MAX
+        ),
     ] = None,
     end: Annotated[
         int | None,
-        QueryParameter(name="to", required=False, description="last position (inclusive)"),
+        QueryParameter(
+            name="to",
+            required=False,
+            description="last position (inclusive)",
+            ge=INT64_MIN,
+            le=INT64_MAX,
+        ),
     ] = None,
     namespace: Annotated[
         str | None,
@@ -117,7 +127,7 @@ def get_message(
     queries: NamedDependency[QueryContext],
     st_user: NamedDependency[str | None],
     chat_id: FromPath[str],
-    position: FromPath[int],
+    position: PathInt,
 ) -> dict[str, Any]:
     return message_queries.message_detail(queries, chat_id, position, st_user)
 
@@ -125,15 +135,27 @@ def get_message(
 @operation(GET, DATA, "getMessageNamespaceData")
 def get_namespace_data(
     *,
+    request: Request[Any, Any, Any],
     queries: NamedDependency[QueryContext],
     st_user: NamedDependency[str | None],
     chat_id: FromPath[str],
-    position: FromPath[int],
+    position: PathInt,
     namespace: FromPath[str],
     swipe: Swipe = None,
 ) -> dict[str, Any]:
     """The namespace's object in one swipe, or ``{"<swipe>": object}`` for ``swipe=all``."""
     choice = message_queries.parse_swipe(swipe)
+    key = raw_key(request, "{namespace}")  # a key made only of "/" is routed here
+    if key is not None:
+        return message_queries.key_data(
+            queries,
+            chat_id=chat_id,
+            position=position,
+            namespace=namespace,
+            key=key,
+            choice=choice,
+            scope=st_user,
+        )
     return message_queries.namespace_data(
         queries,
         chat_id=chat_id,
@@ -147,10 +169,11 @@ def get_namespace_data(
 @operation(GET, DATA + "/{key:path}", "getMessageNamespaceDataKey")
 def get_key_data(
     *,
+    request: Request[Any, Any, Any],
     queries: NamedDependency[QueryContext],
     st_user: NamedDependency[str | None],
     chat_id: FromPath[str],
-    position: FromPath[int],
+    position: PathInt,
     namespace: FromPath[str],
     key: FromPath[str],
     swipe: Swipe = None,
@@ -162,7 +185,7 @@ def get_key_data(
         chat_id=chat_id,
         position=position,
         namespace=namespace,
-        key=key_from_path(key),
+        key=key_from_path(request, "{namespace}", key),
         choice=choice,
         scope=st_user,
     )

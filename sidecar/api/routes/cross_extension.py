@@ -11,7 +11,7 @@ from litestar.params import FromPath
 
 from sidecar.api.deps import extension_db_by_id
 from sidecar.api.operation import GET, operation
-from sidecar.api.routes.data import key_from_path
+from sidecar.api.routes.data import key_from_path, raw_key
 from sidecar.ids import check_id
 from sidecar.storage.registry import ExtensionRegistry
 from sidecar.tracker import data as store
@@ -61,28 +61,33 @@ def instance(
 
 @operation(GET, INSTS + "/data", "crossGetInstanceData")
 def instance_data(
+    request: Request[Any, Any, Any],
     registry: NamedDependency[ExtensionRegistry],
     extension_id: FromPath[str],
     instance_id: FromPath[str],
 ) -> dict[str, Any]:
     db = extension_db_by_id(registry, extension_id)
+    name = raw_key(request, "data")  # a key made only of "/" is routed here
+    if name is not None:
+        return {name: store.get_one(db, check_id(instance_id, "instance"), name)}
     return store.get_all(db, check_id(instance_id, "instance"))
 
 
 @operation(GET, INSTS + "/data/{key:path}", "crossGetInstanceDataKey")
 def instance_data_key(
+    request: Request[Any, Any, Any],
     registry: NamedDependency[ExtensionRegistry],
     extension_id: FromPath[str],
     instance_id: FromPath[str],
     key: FromPath[str],
 ) -> dict[str, Any]:
     db = extension_db_by_id(registry, extension_id)
-    name = key_from_path(key)
+    name = key_from_path(request, "data", key)
     return {name: store.get_one(db, check_id(instance_id, "instance"), name)}
 
 
 @route(
-    "/{rest:path}",
+    ["/", "/{rest:path}"],  # "/" too: a write to /cross-extension itself is also 405
     http_method=list(HttpMethod),
     include_in_schema=False,
     sync_to_thread=False,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import unquote, unquote_to_bytes
 
-from litestar import Router, delete, get
+from litestar import Request, Router, delete, get
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -19,7 +20,8 @@ from sidecar.api.schemas import (
     Success,
     SuccessMessage,
 )
-from sidecar.ids import check_id
+from sidecar.errors import InvalidInput
+from sidecar.ids import check_id, check_key
 from sidecar.storage.extension_db import ExtensionDatabase
 from sidecar.tracker import data as store
 
@@ -27,13 +29,58 @@ DATA = "/instances/{instance_id:str}/data"
 BULK_ACTIONS = ("override", "merge", "remove")
 
 
-def key_from_path(path_value: str) -> str:
-    """``{key:path}`` values keep their leading slash; keys may contain ``/`` (as %2F)."""
+Req = Request[Any, Any, Any]
+
+
+def raw_key(request: Req, after: str) -> str | None:
+    """The data key that follows the route template's segment ``after``, exactly as sent; None
+    when the path ends there (or does not line up with the template).
+
+    Litestar routes on a normalized path (``//`` collapsed, a trailing ``/`` dropped) and hands
+    ``{key:path}`` values over normalized, so the key ``a//b`` would read as ``a/b`` and the key
+    ``/`` would reach the collection route (``DELETE .../data/%2F`` deleting every key). Keys may
+    hold any character, so they are cut from the raw path, after as many segments as the
+    template has up to ``after``.
+    """
+    template = request.scope.get("path_template", "").split("/")
+    raw: bytes | None = request.scope.get("raw_path")
+    if raw is None or after not in template:
+        return None
+    path = raw.split(b"?", 1)[0]
+    root = request.scope.get("root_path", "").encode()
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    parts = path.split(b"/")
+    start = template.index(after) + 1
+    if len(parts) < start or any(
+        not name.startswith("{") and unquote(part.decode("latin-1")) != name
+        for name, part in zip(template[:start], parts, strict=False)
+    ):
+        return None
+    tail = b"/".join(parts[start:])
+    try:
+        return unquote_to_bytes(tail).decode("utf-8") if tail else None
+    except UnicodeDecodeError:
+        raise InvalidInput("Data key is not valid UTF-8") from None
+
+
+def key_from_path(request: Req, after: str, path_value: str) -> str:
+    """The key of a ``{key:path}`` route: :func:`raw_key`, else the routed value (whose leading
+    slash is dropped)."""
+    key = raw_key(request, after)
+    if key is not None:
+        return key
     return path_value[1:] if path_value.startswith("/") else path_value
 
 
 @operation(GET, DATA, "getInstanceData")
-def get_all(db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]) -> dict[str, Any]:
+def get_all(
+    request: Req, db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]
+) -> dict[str, Any]:
+    """All keys and values; a key made only of ``/`` (``.../data/%2F``) reads that key."""
+    key = raw_key(request, "data")
+    if key is not None:
+        return read_key(db, instance_id, key)
     return store.get_all(db, check_id(instance_id, "instance"))
 
 
@@ -48,17 +95,23 @@ def delete_key(db: ExtensionDatabase, instance_id: str, key: str) -> Success:
 
 @operation(GET, DATA + "/{key:path}", "getInstanceDataKey")
 def get_key(
-    db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str], key: FromPath[str]
+    request: Req,
+    db: NamedDependency[ExtensionDatabase],
+    instance_id: FromPath[str],
+    key: FromPath[str],
 ) -> dict[str, Any]:
     """``{"<key>": value}``; keys are URL-encoded in the path."""
-    return read_key(db, instance_id, key_from_path(key))
+    return read_key(db, instance_id, key_from_path(request, "data", key))
 
 
 @operation(DELETE, DATA + "/{key:path}", "deleteInstanceDataKey")
 def delete_one(
-    db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str], key: FromPath[str]
+    request: Req,
+    db: NamedDependency[ExtensionDatabase],
+    instance_id: FromPath[str],
+    key: FromPath[str],
 ) -> Success:
-    return delete_key(db, instance_id, key_from_path(key))
+    return delete_key(db, instance_id, key_from_path(request, "data", key))
 
 
 def _reserved_key_routes(action: str) -> list[HTTPRouteHandler]:
@@ -66,14 +119,14 @@ def _reserved_key_routes(action: str) -> list[HTTPRouteHandler]:
     happens to be named like one of them."""
 
     def get_reserved(
-        db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]
+        request: Req, db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]
     ) -> dict[str, Any]:
-        return read_key(db, instance_id, action)
+        return read_key(db, instance_id, raw_key(request, "data") or action)
 
     def delete_reserved(
-        db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]
+        request: Req, db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]
     ) -> Success:
-        return delete_key(db, instance_id, action)
+        return delete_key(db, instance_id, raw_key(request, "data") or action)
 
     path = f"{DATA}/{action}"
     return [
@@ -102,7 +155,14 @@ def set_key(
 
 
 @operation(DELETE, DATA, "deleteInstanceData")
-def delete_all(db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]) -> DeletedCount:
+def delete_all(
+    request: Req, db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]
+) -> DeletedCount:
+    """Delete every key; a key made only of ``/`` (``.../data/%2F``) deletes just that key."""
+    key = raw_key(request, "data")
+    if key is not None:
+        delete_key(db, instance_id, key)
+        return DeletedCount(deleted_count=1)
     return DeletedCount(deleted_count=store.delete_all(db, check_id(instance_id, "instance")))
 
 
@@ -135,9 +195,9 @@ def remove(
     instance_id: FromPath[str],
     data: JSONBody[RemoveKeysBody],
 ) -> RemovedCount:
-    return RemovedCount(
-        removed_count=store.remove(db, check_id(instance_id, "instance"), data.keys)
-    )
+    """Remove the listed keys (each a valid key: 400 otherwise, and nothing is removed)."""
+    keys = [check_key(key) for key in data.keys]
+    return RemovedCount(removed_count=store.remove(db, check_id(instance_id, "instance"), keys))
 
 
 router = Router(

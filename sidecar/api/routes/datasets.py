@@ -3,14 +3,15 @@ scoped to ``x-sillytavern-user`` when the request carries it)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Router
+from litestar import Request, Router
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from sidecar.api.operation import GET, operation
 from sidecar.api.routes.data import key_from_path
+from sidecar.api.schemas import PathInt
 from sidecar.query.context import QueryContext
 from sidecar.query.datasets import DataFilter, query_data
 from sidecar.query.history import ChatHistory, chat_history, value_history
@@ -50,10 +51,11 @@ def namespace_data(
 )
 def message_value_history(
     *,
+    request: Request[Any, Any, Any],
     queries: NamedDependency[QueryContext],
     st_user: NamedDependency[str | None],
     chat_id: FromPath[str],
-    position: FromPath[int],
+    position: PathInt,
     namespace: FromPath[str],
     key: FromPath[str],
     limit: Limit = None,
@@ -66,7 +68,7 @@ def message_value_history(
         chat_id,
         position,
         namespace,
-        key_from_path(key),
+        key_from_path(request, "{namespace}", key),
         st_user=st_user,
         limit=limit,
         cursor=cursor,

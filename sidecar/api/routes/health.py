@@ -15,7 +15,7 @@ from sidecar import __version__
 from sidecar.api.deps import provide_registry
 from sidecar.api.operation import GET, operation
 from sidecar.query.context import QueryContext
-from sidecar.recovery.gc import disk_usage
+from sidecar.recovery.disk_usage import disk_usage
 from sidecar.storage.registry import ExtensionRegistry
 
 

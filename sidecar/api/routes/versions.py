@@ -15,6 +15,7 @@ from litestar.params import FromPath, QueryParameter
 from sqlalchemy import Connection
 
 from sidecar.api.operation import GET, operation
+from sidecar.api.schemas import INT64_MAX, INT64_MIN, PathInt
 from sidecar.errors import NotFound
 from sidecar.query.context import CHAT_NOT_FOUND, QueryContext
 from sidecar.query.pages import Page
@@ -102,7 +103,7 @@ def version_file(
     queries: NamedDependency[QueryContext],
     st_user: NamedDependency[str | None],
     chat_id: FromPath[str],
-    version: FromPath[int],
+    version: PathInt,
 ) -> Response[bytes]:
     with queries.catalog() as snapshot:
         conn = _chat(snapshot, chat_id, st_user)
@@ -119,13 +120,15 @@ def version_diff(
     queries: NamedDependency[QueryContext],
     st_user: NamedDependency[str | None],
     chat_id: FromPath[str],
-    version: FromPath[int],
+    version: PathInt,
     against: Annotated[
         int | None,
         QueryParameter(
             name="against",
             required=False,
             description="the version to compare with (default: the one before; 0: empty file)",
+            ge=INT64_MIN,
+            le=INT64_MAX,
         ),
     ] = None,
 ) -> dict[str, Any]:

@@ -1,0 +1,400 @@
+"""Hostile requests, part 1: ids (path traversal and worse) and bodies (size, content type,
+syntax, depth, keys, numbers), against a real server (uvicorn on 127.0.0.1, token set, small
+body limit, indexed chats). Every one gets a 4xx ``{"error": <string>}``, and a refused request
+creates no file and changes no row of any database. Part 2: test_hostile_requests_http.py."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from sidecar.api.request import MAX_JSON_DEPTH
+from tests.hostile_http import AS_EXT, EXT, JSON, LIMIT, PREFIX, TOKEN, Site, site_fixtures
+
+site, unchanged = site_fixtures()
+
+
+# -- ids: path traversal and worse --------------------------------------------------------------
+
+# Written into request targets as they are (percent-escapes included).
+PATH_IDS = [
+    "/",
+    "%2F",
+    "..",
+    "%2e%2e",
+    "%2e%2e%2f",
+    "..%2f..%2fetc",
+    "%2Fetc%2Fpasswd",
+    "/etc/passwd",
+    "\\",
+    "..\\..\\x",
+    "%5c",
+    "%00",
+    "a%00b",
+    "C:%5cWindows",
+    "%ff",
+    "x" * 129,
+    "x" * 5000,
+]
+
+ID_TARGETS = [
+    # extension ids (in the path of cross-extension reads)
+    ("GET", "/cross-extension/characters/{x}"),
+    ("GET", "/cross-extension/characters/{x}/c1"),
+    ("GET", "/cross-extension/characters/{x}/c1/instances"),
+    ("GET", "/cross-extension/instances/{x}/i1"),
+    ("GET", "/cross-extension/instances/{x}/i1/data"),
+    ("GET", "/cross-extension/instances/{x}/i1/data/k1"),
+    # character ids
+    ("GET", "/characters/{x}"),
+    ("DELETE", "/characters/{x}"),
+    ("GET", "/characters/{x}/instances"),
+    ("DELETE", "/characters/{x}/instances"),
+    ("GET", "/instances?characterId={x}"),
+    ("GET", f"/cross-extension/characters/{EXT}/{{x}}"),
+    ("GET", f"/cross-extension/characters/{EXT}/{{x}}/instances"),
+    # instance ids
+    ("GET", "/instances/{x}"),
+    ("DELETE", "/instances/{x}"),
+    ("GET", "/instances/{x}/data"),
+    ("DELETE", "/instances/{x}/data"),
+    ("GET", "/instances/{x}/data/k1"),
+    ("DELETE", "/instances/{x}/data/k1"),
+    ("GET", f"/cross-extension/instances/{EXT}/{{x}}"),
+    ("GET", f"/cross-extension/instances/{EXT}/{{x}}/data/k1"),
+    # chat ids
+    ("GET", "/chats/{x}"),
+    ("GET", "/chats/{x}/messages"),
+    ("GET", "/chats/{x}/messages/0"),
+    ("GET", "/chats/{x}/messages/1/data/arm"),
+    ("GET", "/chats/{x}/messages/1/data/arm/score"),
+    ("GET", "/chats/{x}/messages/1/history/arm/score"),
+    ("GET", "/chats/{x}/history"),
+    ("GET", "/chats/{x}/versions"),
+    ("GET", "/chats/{x}/versions/1/file"),
+    ("GET", "/chats/{x}/versions/2/diff"),
+    ("GET", "/search?q=hello&chatId={x}"),
+    ("GET", "/data/arm?chatId={x}"),
+    ("GET", "/events?chatId={x}"),
+    # namespaces
+    ("GET", "/data/{x}"),
+    ("GET", "/chats/{chat}/messages/1/data/{x}"),
+    ("GET", "/chats/{chat}/messages/1/data/{x}/score"),
+    ("GET", "/chats/{chat}/messages/1/history/{x}/score"),
+    ("GET", "/chats?namespace={x}"),
+    ("GET", "/search?q=hello&namespace={x}"),
+    ("GET", "/chats/{chat}/messages?namespace={x}"),
+]
+# Query parameters that only filter or select: a strange value finds nothing, not an error.
+FILTERS = ("?namespace=", "&namespace=", "?chatId=", "&chatId=")
+
+
+@pytest.mark.parametrize("bad", PATH_IDS, ids=repr)
+def test_bad_ids_in_paths_and_queries(unchanged: Site, bad: str) -> None:
+    for method, template in ID_TARGETS:
+        target = template.format(x=bad, chat=unchanged.chat)
+        answer = unchanged.server.send(method, target, headers=AS_EXT)
+        where = (method, target[:120])
+        if any(f + "{x}" in template for f in FILTERS) and "/events" not in template:
+            assert answer.status in (200, 400), where
+            answer.json()  # a JSON answer in any case (and nothing written: see ``unchanged``)
+            continue
+        if bad in ("/", "%2F") and answer.status in (200, 405) and "?" not in template:
+            # An empty id segment: the router drops it, so this names the collection (a list
+            # for GET, 405 for DELETE), never another resource.
+            assert answer.status == (200 if method == "GET" else 405), where
+            continue
+        assert answer.status in (400, 404), (where, answer.status, answer.body[:200])
+        answer.error(400, 404)
+
+
+BODY_IDS = [
+    "",
+    "..",
+    "../x",
+    "/",
+    "\\",
+    "a/b",
+    "\x00",
+    "a\x00b",
+    "/etc/passwd",
+    "C:\\x",
+    "%2e%2e%2f",
+    "x" * 129,
+    "x" * 5000,
+    "ünï",
+    "a\n",
+    " ",
+]
+
+
+@pytest.mark.parametrize("bad", BODY_IDS, ids=repr)
+def test_bad_ids_in_bodies_and_headers(unchanged: Site, bad: str) -> None:
+    server = unchanged.server
+    for method, target, body in [
+        ("POST", "/register", {"extensionId": bad}),
+        ("DELETE", "/register", {"extensionId": bad}),
+        ("POST", "/characters", {"id": bad}),
+        ("POST", "/instances", {"id": bad, "characterId": "c1"}),
+        ("POST", "/instances", {"id": "i9", "characterId": bad}),
+    ]:
+        message = server.json(method, target, body, headers=AS_EXT).error(400)
+        assert "ID" in message, (target, body, message)
+    if bad.isprintable() and bad.isascii():  # a header value cannot carry the others
+        for method, target in [("GET", "/characters"), ("DELETE", "/instances/i1/data")]:
+            answer = server.send(method, target, headers={"x-extension-id": bad})
+            answer.error(400)
+
+
+@pytest.mark.parametrize(
+    "db_path",
+    [
+        "../evil.db",
+        "/tmp/evil.db",
+        "/dev/null",
+        "..\\evil.db",
+        "sub/../../evil.db",
+        "./../evil.db",
+        "evil.db\x00.txt",
+        "\x00",
+        "C:\\evil.db",
+        "~/evil.db",
+        "%2e%2e%2fevil.db",
+        "x" * 300 + ".db",
+        ".",
+        "..",
+        "/",
+        ["evil.db"],
+    ],
+    ids=repr,
+)
+def test_bad_db_path_on_register(unchanged: Site, db_path: object) -> None:
+    body = {"extensionId": "dbpath", "dbPath": db_path}
+    unchanged.server.json("POST", "/register", body).error(400)
+
+
+# -- bodies: size, type, syntax -----------------------------------------------------------------
+
+BODY_ROUTES: list[tuple[str, str, Any]] = [
+    ("POST", "/register", {"extensionId": "newext"}),
+    ("DELETE", "/register", {"extensionId": EXT}),
+    ("POST", "/ping", {"message": "hi"}),
+    ("POST", "/characters", {"id": "c9"}),
+    ("POST", "/instances", {"id": "i9", "characterId": "c1"}),
+    ("POST", "/instances/i1/data", {"key": "k9", "value": 1}),
+    ("PUT", "/instances/i1/data", {"key": "k9", "value": 1}),
+    ("PUT", "/instances/i1/data/override", {"k9": 1}),
+    ("PUT", "/instances/i1/data/merge", {"k9": 1}),
+    ("PUT", "/instances/i1/data/remove", {"keys": ["k1"]}),
+]
+ROUTE_IDS = [f"{method} {target}" for method, target, _ in BODY_ROUTES]
+
+
+def _padded(body: Any, size: int) -> bytes:
+    """``body`` as JSON of exactly ``size`` bytes (whitespace before the closing brace)."""
+    text = json.dumps(body).encode()
+    return text[:-1] + b" " * (size - len(text)) + b"}"
+
+
+@pytest.mark.parametrize(("method", "target", "body"), BODY_ROUTES, ids=ROUTE_IDS)
+def test_body_over_the_limit_is_413(unchanged: Site, method: str, target: str, body: Any) -> None:
+    server = unchanged.server
+    answer = server.send(method, target, _padded(body, LIMIT + 1), {**JSON, **AS_EXT})
+    assert answer.error(413) == "Request body is too large"
+    # A body of exactly the limit is read (it is valid JSON; the route answers as usual).
+    assert server.send("POST", "/ping", _padded({"message": "x"}, LIMIT), JSON).status == 200
+
+
+def test_huge_content_length_with_a_small_body_is_413_at_once(unchanged: Site) -> None:
+    head = (
+        f"POST {PREFIX}/instances/i1/data HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nx-extension-id: {EXT}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 1000000000000"
+    ).encode()
+    started = time.monotonic()
+    answer = unchanged.server.send_raw(head, b'{"key": "k9", "value": 1}', timeout=5)
+    assert answer.error(413) == "Request body is too large"
+    assert time.monotonic() - started < 3  # answered without waiting for the promised bytes
+
+
+def test_chunked_body_over_the_limit_is_413(unchanged: Site) -> None:
+    chunk = b" " * 16384
+
+    def body() -> Iterator[bytes]:
+        yield b'{"key": "k9", "value": "'
+        for _ in range(LIMIT // len(chunk) + 2):
+            yield chunk
+        yield b'"}'
+
+    headers = {**JSON, **AS_EXT, "transfer-encoding": "chunked"}
+    answer = unchanged.server.send("POST", "/instances/i1/data", body(), headers)
+    assert answer.error(413) == "Request body is too large"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        None,
+        "application/xml",
+        "json",
+    ],
+)
+@pytest.mark.parametrize(("method", "target", "body"), BODY_ROUTES, ids=ROUTE_IDS)
+def test_wrong_content_type_is_415(
+    unchanged: Site, method: str, target: str, body: Any, content_type: str | None
+) -> None:
+    """Browsers send these cross-origin without a preflight: refusing them keeps any web page
+    from writing through the user's browser."""
+    headers = {**AS_EXT, **({"content-type": content_type} if content_type else {})}
+    answer = unchanged.server.send(method, target, json.dumps(body).encode(), headers)
+    assert answer.error(415) == "Content-Type must be application/json"
+
+
+def test_json_content_types_are_accepted(site: Site) -> None:
+    for content_type in (
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/merge-patch+json",
+    ):
+        body = b'{"message": "x"}'
+        answer = site.server.send("POST", "/ping", body, {"content-type": content_type})
+        assert (answer.status, answer.json()) == (200, {"message": "Pong! x"}), content_type
+
+
+BAD_JSON = [
+    b"{",
+    b'{"id": "c9", "na',
+    b"[1, 2]",
+    b"[]",
+    b"42",
+    b'"c9"',
+    b"null",
+    b"true",
+    b'{"id": "\xff\xfe"}',
+    b"\xff\xfe{\x00}\x00",
+    b'{"id": "\xed\xa0\x80"}',
+    b'{"id": "c9"} {"id": "c8"}',
+    b'{"key": "k9", "value": NaN}',
+    b'{"key": "k9", "value": Infinity}',
+    b"{'key': 'k9'}",
+    b'{"key": "k9", "value": 1,}',
+    b"\xef\xbb\xbf{}",
+    b"",
+    b"   ",
+]
+
+
+@pytest.mark.parametrize("raw", BAD_JSON, ids=repr)
+@pytest.mark.parametrize(("method", "target", "body"), BODY_ROUTES, ids=ROUTE_IDS)
+def test_bad_json_is_400(unchanged: Site, method: str, target: str, body: Any, raw: bytes) -> None:
+    del body  # only the route matters
+    answer = unchanged.server.send(method, target, raw, {**JSON, **AS_EXT})
+    answer.error(400)
+
+
+def _nested(depth: int, kind: str) -> bytes:
+    opening, closing = (b"[", b"]") if kind == "array" else (b'{"a":', b"}")
+    return opening * depth + b"1" + closing * depth
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH, 10_000, 100_000])
+def test_too_deeply_nested_json_is_400(unchanged: Site, depth: int, kind: str) -> None:
+    server, deep = unchanged.server, _nested(depth, kind)
+    headers = {**JSON, **AS_EXT}
+    for method, target, body in [
+        ("POST", "/instances/i1/data", b'{"key": "deep", "value": ' + deep + b"}"),
+        ("PUT", "/instances/i1/data/override", b'{"deep": ' + deep + b"}"),
+        ("PUT", "/instances/i1/data/merge?deep=true", b'{"deep": ' + deep + b"}"),
+        ("POST", "/characters", b'{"id": "c9", "name": ' + deep + b"}"),
+    ]:
+        message = server.send(method, target, body, headers).error(400)
+        assert message == f"JSON is nested more than {MAX_JSON_DEPTH} levels deep"
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+def test_nesting_up_to_the_limit_is_stored_and_returned_exactly(site: Site, kind: str) -> None:
+    server, headers = site.server, {**JSON, **AS_EXT}
+    deep = _nested(MAX_JSON_DEPTH - 1, kind)  # inside the body object: the limit exactly
+    body = b'{"key": "deep", "value": ' + deep + b"}"
+    assert server.send("POST", "/instances/i1/data", body, headers).status == 200
+    stored = server.send("GET", "/instances/i1/data/deep", headers=AS_EXT)
+    assert stored.body == b'{"deep":' + deep + b"}"
+    merge = b'{"deep": ' + deep + b"}"
+    answer = server.send("PUT", "/instances/i1/data/merge?deep=true", merge, headers)
+    assert answer.status == 200, answer.body[:200]
+    assert server.send("DELETE", "/instances/i1/data/deep", headers=AS_EXT).status == 200
+
+
+# -- keys and numbers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["k" * 513, "é" * 513, "k" * 100_000], ids=lambda k: f"{len(k)}")
+def test_keys_over_512_characters_are_400(unchanged: Site, key: str) -> None:
+    server, in_path = unchanged.server, quote(key, safe="")
+    for method, target, body in [
+        ("POST", "/instances/i1/data", {"key": key, "value": 1}),
+        ("PUT", "/instances/i1/data", {"key": key, "value": 1}),
+        ("PUT", "/instances/i1/data/override", {key: 1}),
+        ("PUT", "/instances/i1/data/merge", {key: 1}),
+        ("PUT", "/instances/i1/data/remove", {"keys": ["k1", key]}),
+    ]:
+        answer = server.json(method, target, body, headers=AS_EXT)
+        assert answer.error(400) == "Data key is longer than 512 characters", (method, target)
+    if len(in_path) < 8000:  # the request line of a 100,000-character key is refused earlier
+        for method in ("GET", "DELETE"):
+            server.send(method, f"/instances/i1/data/{in_path}", headers=AS_EXT).error(400)
+        cross = f"/cross-extension/instances/{EXT}/i1/data/{in_path}"
+        server.send("GET", cross).error(400)
+
+
+@pytest.mark.parametrize(
+    "key", ["k" * 512, "é" * 512, "/" * 512], ids=["ascii", "latin", "slashes"]
+)
+def test_keys_of_512_characters_work(site: Site, key: str) -> None:
+    server, in_path = site.server, quote(key, safe="")
+    saved = server.json("POST", "/instances/i1/data", {"key": key, "value": "v"}, headers=AS_EXT)
+    assert saved.status == 200, saved.body[:200]
+    answer = server.send("GET", f"/instances/i1/data/{in_path}", headers=AS_EXT)
+    assert (answer.status, answer.json()) == (200, {key: "v"})
+    assert server.send("DELETE", f"/instances/i1/data/{in_path}", headers=AS_EXT).status == 200
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"1" + b"0" * 400 + b".0e10"])
+def test_numbers_out_of_float_range_are_400(unchanged: Site, number: bytes) -> None:
+    body = b'{"key": "k9", "value": ' + number + b"}"
+    answer = unchanged.server.send("POST", "/instances/i1/data", body, {**JSON, **AS_EXT})
+    answer.error(400)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        str(2**70),
+        str(-(2**70)),
+        str(2**64),
+        str(2**63 - 1),
+        str(-(2**63)),
+        "1e+308",
+        "5e-324",
+        "1" + "0" * 300,
+    ],
+)
+def test_huge_numbers_are_stored_exactly(site: Site, number: str) -> None:
+    server, headers = site.server, {**JSON, **AS_EXT}
+    body = f'{{"key": "big", "value": [{number}, {{"n": {number}}}]}}'.encode()
+    assert server.send("POST", "/instances/i1/data", body, headers).status == 200
+    expected = json.loads(f"[{number}]")[0]
+    stored = server.send("GET", "/instances/i1/data/big", headers=AS_EXT)
+    assert stored.json() == {"big": [expected, {"n": expected}]}
+    assert type(stored.json()["big"][0]) is type(expected)
