@@ -10,7 +10,7 @@ from typing import Any
 import click
 import yaml
 
-from sidecar import __version__, maintenance_commands, recovery_commands
+from sidecar import __version__, import_command, maintenance_commands, recovery_commands
 from sidecar.config import Settings, load_settings
 from sidecar.errors import ConfigError
 from sidecar.logs import setup_logging
@@ -126,6 +126,7 @@ def show_config(config_path: Path | None) -> None:
 
 recovery_commands.register(cli)
 maintenance_commands.register(cli)
+import_command.register(cli)
 
 
 def main() -> int:

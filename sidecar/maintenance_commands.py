@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sidecar.config import Settings
 from sidecar.storage.catalog_queries import catalog_counts as count_rows
-from sidecar.storage.sqlite import SqliteOptions, read_engine
+from sidecar.storage.sqlite import SqliteOptions, read_snapshot
 
 
 def _size(count: int) -> str:
@@ -31,14 +31,11 @@ def catalog_counts(database_dir: Path) -> dict[str, int] | None:
     path = database_dir / CATALOG_FILE
     if not path.is_file():
         return None
-    engine = read_engine(path, SqliteOptions())
     try:
-        with engine.begin() as conn:  # one snapshot for every count
+        with read_snapshot(path, SqliteOptions()) as conn:  # one snapshot for every count
             return count_rows(conn)
     except SQLAlchemyError as exc:
         raise click.ClickException(f"cannot read the catalog {path}: {exc}") from None
-    finally:
-        engine.dispose()
 
 
 def _retention(settings: Settings) -> str:
@@ -86,7 +83,7 @@ def register(cli: click.Group) -> None:
     def status_command(config_path: Path | None, **flags: Any) -> None:
         """Print what the catalog holds and the disk space of each database. Read-only: safe
         while sidecar runs."""
-        from sidecar.recovery.gc import disk_usage  # noqa: PLC0415
+        from sidecar.recovery.disk_usage import disk_usage  # noqa: PLC0415
 
         settings = _load(config_path, **flags)
         database_dir = settings.storage.database_dir

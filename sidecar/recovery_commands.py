@@ -176,7 +176,7 @@ def write_new_file(path: Path, data: bytes, *, force: bool) -> None:
 @contextmanager
 def _catalog(settings: Settings) -> Iterator[Connection]:
     from sidecar.storage.registry import CATALOG_FILE  # noqa: PLC0415
-    from sidecar.storage.sqlite import read_engine  # noqa: PLC0415
+    from sidecar.storage.sqlite import read_snapshot  # noqa: PLC0415
     from sidecar.wiring import sqlite_options  # noqa: PLC0415
 
     path = settings.storage.database_dir / CATALOG_FILE
@@ -185,12 +185,8 @@ def _catalog(settings: Settings) -> Iterator[Connection]:
             f"no index in {settings.storage.database_dir} (run `sidecar index` first, or pass "
             "the --db-dir/--config the daemon uses)"
         )
-    engine = read_engine(path, sqlite_options(settings), pool_size=1)
-    try:
-        with engine.begin() as conn:
-            yield conn
-    finally:
-        engine.dispose()
+    with read_snapshot(path, sqlite_options(settings)) as conn:
+        yield conn
 
 
 def register(cli: click.Group) -> None:
