@@ -15,7 +15,8 @@ import yaml
 from sidecar.indexer.rebuild import rebuild_version, version_hashes
 from sidecar.indexer.versions import FULL_EVERY
 from sidecar.recovery import gc as gc_module
-from sidecar.recovery.gc import GcError, GcReport, collect, disk_usage
+from sidecar.recovery.disk_usage import disk_usage
+from sidecar.recovery.gc import GcError, GcReport, collect
 from sidecar.storage.lock import DatabaseLocked, hold_lock
 from sidecar.storage.sqlite import executemany
 from sidecar.wiring import open_catalog
