@@ -89,7 +89,10 @@ export async function startSidecar({ token = null, watchMode = 'native' } = {}) 
     let done = false;
     exited.then(() => { done = true; });
     try {
-        await waitFor(async () => done || (await answers(url)), { what: 'sidecar answering /probe' });
+        await waitFor(async () => done || (await answers(url)), {
+            timeoutMs: 60000,
+            what: 'sidecar answering /probe',
+        });
     } catch (error) {
         child.kill('SIGKILL');
         throw new Error(`${error.message}\n--- sidecar output ---\n${output}`);
