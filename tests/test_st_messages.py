@@ -140,7 +140,8 @@ def test_message_info_legacy() -> None:
         ({"swipes": ["a", "b"], "swipe_id": -1}, 0, ("swipe_id -1 is out of range (2 swipes)",)),
         ({"swipes": ["a", "b"], "swipe_id": True}, 0, ("swipe_id true is not an integer",)),
         ({"swipes": ["a", "b"], "swipe_id": "1"}, 0, ("swipe_id 1 is not an integer",)),
-        ({"swipes": ["a", "b"], "swipe_id": 1.0}, 0, ("swipe_id 1.0 is not an integer",)),
+        ({"swipes": ["a", "b"], "swipe_id": 1.5}, 0, ("swipe_id 1.5 is not an integer",)),
+        ({"swipes": ["a", "b"], "swipe_id": 1.0}, 1, ()),  # JSON.parse: 1.0 is 1
         ({"swipe_id": 2}, 0, ("swipe_id 2 is out of range (0 swipes)",)),
         ({"swipe_id": 0}, 0, ()),
         ({"swipes": ["a", "b"], "swipe_id": None}, 0, ()),

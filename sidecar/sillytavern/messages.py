@@ -204,6 +204,8 @@ def _selected_swipe(obj: dict[str, Any]) -> tuple[int, str | None]:
     swipe_id = obj.get("swipe_id")
     if swipe_id is None:
         return 0, None
+    if isinstance(swipe_id, float) and swipe_id.is_integer():
+        swipe_id = int(swipe_id)  # JavaScript has one number type: 1.0 is swipe 1 for SillyTavern
     if not isinstance(swipe_id, int) or isinstance(swipe_id, bool):
         return 0, f"swipe_id {_raw_text(swipe_id)} is not an integer"
     if 0 <= swipe_id < count or swipe_id == count == 0:
