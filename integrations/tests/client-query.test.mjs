@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 
-import { createClient, SidecarError } from '../client/sidecar-client.js';
+import { createClient } from '../client/sidecar-client.js';
+import { rejectsWith } from './helpers/client-assert.mjs';
 import { chatPath, header, message, stSave, swiped } from './helpers/chats.mjs';
 import { startSidecar, waitFor } from './helpers/sidecar.mjs';
 
@@ -32,15 +33,6 @@ async function indexed(name, count, filters = {}) {
         return found !== null && found.messageCount === count;
     }, { what: `chat ${name} indexed with ${count} messages` });
     return found;
-}
-
-async function rejectsWith(promise, status, error) {
-    await assert.rejects(promise, (thrown) => {
-        assert.ok(thrown instanceof SidecarError, `expected a SidecarError, got ${thrown}`);
-        assert.equal(thrown.status, status, thrown.message);
-        if (error !== undefined) assert.equal(thrown.error, error);
-        return true;
-    });
 }
 
 before(async () => {

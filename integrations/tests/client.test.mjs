@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
 import { createClient, SidecarClient, SidecarError, SidecarNetworkError } from '../client/sidecar-client.js';
+import { rejectsWith } from './helpers/client-assert.mjs';
 import { freePort, PREFIX, startSidecar } from './helpers/sidecar.mjs';
 
 const TOKEN = 'client-test-token';
@@ -21,16 +22,6 @@ before(async () => {
 after(async () => {
     await sidecar?.stop();
 });
-
-/** Await `promise`, expect a SidecarError with this status (and message, if given). */
-async function rejectsWith(promise, status, error) {
-    await assert.rejects(promise, (thrown) => {
-        assert.ok(thrown instanceof SidecarError, `expected a SidecarError, got ${thrown}`);
-        assert.equal(thrown.status, status, thrown.message);
-        if (error !== undefined) assert.equal(thrown.error, error);
-        return true;
-    });
-}
 
 const EVERY_TYPE = {
     string10: '10',
