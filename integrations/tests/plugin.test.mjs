@@ -206,6 +206,27 @@ describe('in front of a real sidecar', () => {
         assert.match(badResume.json.error, /Last-Event-ID/);
     });
 
+    test('behind SillyTavern\'s response compression, events still stream as they happen', async () => {
+        const compressed = await startPluginApp({ env: envFor(behind), compress: true });
+        try {
+            const listed = await fetch(`${compressed.url}${PREFIX}/chats`, { headers: { 'accept-encoding': 'gzip' } });
+            assert.equal(listed.status, 200);
+            assert.ok(Array.isArray((await listed.json()).items), 'a compressed JSON answer still reads');
+            const response = await fetch(`${compressed.url}${PREFIX}/events`, { headers: { 'accept-encoding': 'gzip' } });
+            assert.equal(response.headers.get('content-encoding'), null, 'the feed is not compressed');
+            const feed = sseReader(response);
+            try {
+                await stSave(chatPath(behind.dataRoot, { user: 'alice', chat: 'alice-gzip' }), [header(), message('zip')]);
+                const event = await feed.next((m) => m.event === 'change' && m.data.kind === 'new', 10000);
+                assert.equal(typeof event.data.chatId, 'string');
+            } finally {
+                await feed.cancel();
+            }
+        } finally {
+            await compressed.close();
+        }
+    });
+
     test('the plugin adds the token; the browser cannot supply one', async () => {
         const direct401 = await readAnswer(await fetch(`${behind.url}${PREFIX}/extensions`));
         assert.equal(direct401.status, 401);

@@ -7,6 +7,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import compression from 'compression';
 import express from 'express';
 
 import { PREFIX } from './sidecar.mjs';
@@ -27,16 +28,19 @@ export function emptyFolder() {
 }
 
 /**
- * An Express app like SillyTavern's: optional global JSON body parser, a user middleware that
+ * An Express app like SillyTavern's: optional global response compression (SillyTavern uses
+ * `compression()`) and JSON body parser, a user middleware that
  * sets `request.user.profile.handle` (change it with `setUser`; null = no user), then the
  * plugin's router at `/api/plugins/valuetracker`.
  *
- * @param {{env: Record<string, string>, parseJson?: boolean, user?: string|null, folder?: string}} options
+ * @param {{env: Record<string, string>, parseJson?: boolean, compress?: boolean, user?: string|null,
+ *   folder?: string}} options
  */
-export async function startPluginApp({ env, parseJson = false, user = 'alice', folder } = {}) {
+export async function startPluginApp({ env, parseJson = false, compress = false, user = 'alice', folder } = {}) {
     const state = { user };
     const logger = captureLogger();
     const app = express();
+    if (compress) app.use(compression());
     if (parseJson) app.use(express.json({ limit: '10mb' }));
     app.use((request, _response, next) => {
         if (state.user !== null) request.user = { profile: { handle: state.user } };
