@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import random
 import sys
-import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -35,10 +33,10 @@ from typing import Any
 import msgspec
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # benchmarks run as scripts; tests/handsoff.py is in the repo
+if str(REPO) not in sys.path:  # benchmarks run as scripts; the tests/ helpers are in the repo
     sys.path.insert(0, str(REPO))
 
-from tests import handsoff  # noqa: E402
+from tests.st_files import st_save  # noqa: E402
 
 CHARACTERS = (
     "Seraphina", "default_Seraphina", "Aria", "Kael", "Lyra Moonwhisper", "Captain Reyes",
@@ -297,14 +295,8 @@ def generate(root: Path, scale: float = 1.0, seed: int = 1, with_big: bool = Tru
 
 
 def save_like_sillytavern(path: Path, data: bytes) -> None:
-    """Write ``<chat>.jsonl.<digits>`` beside the chat, fsync it, rename it over the chat."""
-    temp = path.with_name(f"{path.name}.{time.time_ns()}")
-    with open(temp, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temp, path)
-    handsoff.wrote(path)  # the harness's own save: the hands-off manifest expects it
+    """SillyTavern's save (temp file, fsync, rename), announced to the hands-off manifest."""
+    st_save(path, data)
 
 
 def edit_message_extra(path: Path, message: int, stamp: str) -> int:
