@@ -47,11 +47,11 @@ import msgspec
 from versions_bench import run_versions
 
 from sidecar.config import Settings
+from sidecar.daemon.wiring import create_indexer, create_registry, open_catalog, open_line_store
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.scan import ScanSummary, full_scan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation, locate_chat
-from sidecar.wiring import create_indexer, create_registry, open_catalog, open_line_store
 from tests import handsoff
 
 MB = 1e6

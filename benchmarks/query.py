@@ -35,8 +35,8 @@ import uvicorn
 
 from sidecar.api.app import create_app
 from sidecar.config import Settings
+from sidecar.daemon.wiring import create_indexer, create_registry, open_catalog, open_line_store
 from sidecar.indexer.scan import full_scan
-from sidecar.wiring import create_indexer, create_registry, open_catalog, open_line_store
 from tests import handsoff
 
 PREFIX = "/api/plugins/valuetracker"

@@ -16,8 +16,8 @@ from sidecar.api.app import create_app
 from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
 from sidecar.daemon.service import IndexService
+from sidecar.daemon.wiring import create_registry
 from sidecar.events.hub import EventHub
-from sidecar.wiring import create_registry
 from tests import handsoff
 from tests.live_server import free_port, wait_until
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.config import Settings
+from sidecar.daemon.wiring import create_indexer, create_registry, open_catalog, open_line_store
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.scan import ScanSummary, full_scan
 from sidecar.indexer.update_state import IndexResult
@@ -14,7 +15,6 @@ from sidecar.sillytavern.discovery import locate_chat
 from sidecar.storage.extension_db import Database
 from sidecar.storage.linestore import LineStore
 from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
-from sidecar.wiring import create_indexer, create_registry, open_catalog, open_line_store
 from tests import handsoff
 
 

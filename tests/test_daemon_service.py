@@ -12,8 +12,8 @@ import pytest
 from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
 from sidecar.daemon.service import IndexService
+from sidecar.daemon.wiring import create_registry
 from sidecar.events.hub import EventHub
-from sidecar.wiring import create_registry
 from tests.live_server import wait_until
 from tests.st_files import header, message, st_save
 

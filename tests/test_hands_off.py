@@ -22,11 +22,11 @@ from typing import Any
 import httpx
 import pytest
 
+from sidecar.cli.recovery import write_new_file
 from sidecar.config import Settings
+from sidecar.daemon.wiring import create_indexer, create_registry, open_catalog, open_line_store
 from sidecar.indexer.scan import full_scan
-from sidecar.recovery_commands import write_new_file
 from sidecar.storage.lock import hold_lock
-from sidecar.wiring import create_indexer, create_registry, open_catalog, open_line_store
 from tests import handsoff
 from tests.conftest import GUARD
 from tests.live_server import free_port, wait_until
@@ -132,7 +132,7 @@ def test_guard_reports_sidecar_writing_and_locking_in_a_data_root(tmp_path: Path
 
     problems = "\n".join(line.removeprefix(str(root)) for line in _probe(sidecar_writes))
     folder = "/default-user/chats/A"
-    assert f"{folder}/restored.jsonl: os.link by sidecar/recovery_commands.py:" in problems
+    assert f"{folder}/restored.jsonl: os.link by sidecar/cli/recovery.py:" in problems
     assert f"{folder}/restored.jsonl: added (data root {root})" in problems
     assert "/default-user/sidecar.lock: fcntl.flock by sidecar/storage/lock.py:" in problems
     assert "/default-user/sidecar.lock: open by sidecar/storage/lock.py:" in problems

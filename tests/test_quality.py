@@ -21,8 +21,8 @@ def _tool(name: str) -> str:
 
 @pytest.mark.parametrize(
     "command",
-    [["ruff", "format", "--check", "."], ["ruff", "check", "."], ["mypy"]],
-    ids=["ruff-format", "ruff-check", "mypy-strict"],
+    [["ruff", "format", "--check", "."], ["ruff", "check", "."], ["mypy"], ["lint-imports"]],
+    ids=["ruff-format", "ruff-check", "mypy-strict", "import-layers"],
 )
 def test_code_quality(command: list[str]) -> None:
     result = subprocess.run(

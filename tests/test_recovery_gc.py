@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sidecar.daemon.wiring import open_catalog
 from sidecar.indexer.rebuild import rebuild_version, version_hashes
 from sidecar.indexer.versions import FULL_EVERY
 from sidecar.recovery import gc as gc_module
@@ -19,7 +20,6 @@ from sidecar.recovery.disk_usage import disk_usage
 from sidecar.recovery.gc import GcError, GcReport, collect
 from sidecar.storage.lock import DatabaseLocked, hold_lock
 from sidecar.storage.sqlite import executemany
-from sidecar.wiring import open_catalog
 from tests.index_harness import Harness
 from tests.st_files import SOLO, encode, header, message, st_save
 

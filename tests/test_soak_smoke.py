@@ -1,4 +1,4 @@
-"""The soak benchmark's machinery, briefly, so it does not rot: ``benchmarks/soak.py`` for 5
+"""The soak benchmark's machinery, briefly, so it does not rot: ``benchmarks/soak/soak.py`` for 5
 seconds with 3 chats at 20 requests/s must end with no request error, the final index equal to
 the files and the SillyTavern files unchanged."""
 
@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SOAK = Path(__file__).resolve().parent.parent / "benchmarks" / "soak.py"
+SOAK = Path(__file__).resolve().parent.parent / "benchmarks" / "soak" / "soak.py"
 
 
 def test_soak_smoke(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from sidecar.clock import utc_now_iso
 from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
 from sidecar.daemon.publish import events_of
+from sidecar.daemon.wiring import create_indexer, open_catalog, open_line_store
 from sidecar.events.hub import EventHub
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.scan import QUIET_STATUSES, full_scan
@@ -34,7 +35,6 @@ from sidecar.watch.coalesce import Coalescer
 from sidecar.watch.handler import ChatEventHandler
 from sidecar.watch.observer import start_observer, stop_observer
 from sidecar.watch.worker import WatchWorker
-from sidecar.wiring import create_indexer, open_catalog, open_line_store
 
 log = logging.getLogger("sidecar.daemon")
 

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sidecar.config import Settings
 from sidecar.errors import SidecarError
 from sidecar.indexer.retention import cutoff
 from sidecar.recovery.gc_prune import drop_dead_lines, prune_versions
@@ -45,10 +44,12 @@ from sidecar.recovery.pack_files import (
     pack_path,
     packs_size,
 )
+from sidecar.storage.catalog_tables import CatalogBase
 from sidecar.storage.extension_db import Database
 from sidecar.storage.linestore import PACK_LIMIT
 from sidecar.storage.lock import DatabaseLocked, hold_lock
-from sidecar.storage.sqlite import executemany, fetchall
+from sidecar.storage.registry import CATALOG_FILE
+from sidecar.storage.sqlite import SqliteOptions, executemany, fetchall
 
 log = logging.getLogger(__name__)
 
@@ -104,21 +105,14 @@ def collect(
         return _collect(catalog, store_dir, keep_days, keep_count, now)
 
 
-def run_gc(settings: Settings) -> GcReport:
-    """``collect`` with the configured retention on the configured database folder."""
-    from sidecar.wiring import open_catalog  # noqa: PLC0415 - wiring imports most of sidecar
-
-    database_dir = settings.storage.database_dir
+def run_gc(
+    database_dir: Path, options: SqliteOptions, keep_days: float | None, keep_count: int | None
+) -> GcReport:
+    """``collect`` with a retention on a whole database folder (``sidecar gc``)."""
     with _exclusive(database_dir):
-        catalog = open_catalog(settings)
+        catalog = Database(database_dir / CATALOG_FILE, CatalogBase.metadata, options)
         try:
-            return _collect(
-                catalog,
-                database_dir / LINES_DIR,
-                settings.index.versions_keep_days,
-                settings.index.versions_keep_count,
-                None,
-            )
+            return _collect(catalog, database_dir / LINES_DIR, keep_days, keep_count, None)
         finally:
             catalog.close()
 

@@ -18,9 +18,9 @@ from sidecar.api.app import API_PREFIX, create_app
 from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
 from sidecar.daemon.service import IndexService
+from sidecar.daemon.wiring import create_registry, resolve_data_root
 from sidecar.events.hub import EventHub
 from sidecar.storage.lock import DatabaseLocked, hold_lock
-from sidecar.wiring import create_registry, resolve_data_root
 
 log = logging.getLogger("sidecar")
 

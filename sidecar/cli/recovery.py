@@ -16,6 +16,7 @@ from typing import Any
 import click
 from sqlalchemy import Connection, or_, select
 
+from sidecar.cli.options import common_options, load
 from sidecar.config import Settings
 
 _CHAT_SUFFIX = ".jsonl"
@@ -175,9 +176,9 @@ def write_new_file(path: Path, data: bytes, *, force: bool) -> None:
 
 @contextmanager
 def _catalog(settings: Settings) -> Iterator[Connection]:
+    from sidecar.daemon.wiring import sqlite_options  # noqa: PLC0415
     from sidecar.storage.registry import CATALOG_FILE  # noqa: PLC0415
     from sidecar.storage.sqlite import read_snapshot  # noqa: PLC0415
-    from sidecar.wiring import sqlite_options  # noqa: PLC0415
 
     path = settings.storage.database_dir / CATALOG_FILE
     if not path.is_file():
@@ -189,81 +190,78 @@ def _catalog(settings: Settings) -> Iterator[Connection]:
         yield conn
 
 
-def register(cli: click.Group) -> None:
-    """Add this module's commands to the ``sidecar`` command group."""
-    from sidecar.cli import _common_options, _load  # noqa: PLC0415 - cli imports this module
-
-    @cli.command("versions")
-    @_common_options
-    @click.argument("chat")
-    def versions_command(config_path: Path | None, chat: str, **flags: Any) -> None:
-        """List every indexed version of CHAT (a chatId, a file name or a relative path)."""
-        settings = _load(config_path, **flags)
-        with _catalog(settings) as conn:
-            row = find_chat(conn, chat)
-            found = list_versions(conn, row.chat_id)
-        click.echo(f"chat {row.chat_id}  {row.rel_path}  ({row.state}, user {row.user})")
-        click.echo(f"{'version':>7}  {'seen at':<23}  {'messages':>8}  {'bytes':>10}  path")
-        for item in found:
-            click.echo(
-                f"{item.version:>7}  {local_time(item.seen_at):<23}  {item.message_count:>8}  "
-                f"{item.size:>10}  {item.rel_path}"
-            )
-        click.echo(f"{len(found)} version(s). Restore one with: sidecar restore {row.chat_id} "
-                   "--at <version or time> --output <file>")  # fmt: skip
-
-    @cli.command("restore")
-    @_common_options
-    @click.argument("chat")
-    @click.option(
-        "--at",
-        "at",
-        required=True,
-        help="A version number, or a time (YYYY-MM-DD HH:MM local, or ISO 8601): the "
-        "last version seen at or before it.",
-    )
-    @click.option(
-        "--output",
-        "-o",
-        required=True,
-        type=click.Path(path_type=Path),
-        help="The file to write (put it outside SillyTavern's folder).",
-    )
-    @click.option("--force", is_flag=True, help="Replace --output if it exists.")
-    def restore_command(config_path: Path | None, chat: str, at: str, output: Path,
-                        force: bool, **flags: Any) -> None:  # fmt: skip
-        """Write one indexed version of CHAT, byte for byte, to --output."""
-        from sidecar.indexer.rebuild import rebuild_version  # noqa: PLC0415
-        from sidecar.wiring import open_line_store  # noqa: PLC0415
-
-        settings = _load(config_path, **flags)
-        when = parse_at(at)
-        with _catalog(settings) as conn:
-            row = find_chat(conn, chat)
-            chosen = pick_version(list_versions(conn, row.chat_id), when)
-            store = open_line_store(settings)
-            try:
-                data = rebuild_version(conn, store, row.chat_id, chosen.version)
-            finally:
-                store.close()
-        if len(data) != chosen.size:
-            raise click.ClickException(
-                f"version {chosen.version} rebuilt to {len(data)} bytes, the index recorded "
-                f"{chosen.size}: the line store is damaged; nothing was written"
-            )
-        try:
-            write_new_file(output, data, force=force)
-        except OSError as exc:
-            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
-        root = settings.sillytavern.data_root
-        if root is not None and output.resolve().is_relative_to(root.resolve()):
-            click.echo("Note: this file is inside SillyTavern's data folder; make sure "
-                       "SillyTavern was stopped.", err=True)  # fmt: skip
+@click.command("versions")
+@common_options
+@click.argument("chat")
+def versions_command(config_path: Path | None, chat: str, **flags: Any) -> None:
+    """List every indexed version of CHAT (a chatId, a file name or a relative path)."""
+    settings = load(config_path, **flags)
+    with _catalog(settings) as conn:
+        row = find_chat(conn, chat)
+        found = list_versions(conn, row.chat_id)
+    click.echo(f"chat {row.chat_id}  {row.rel_path}  ({row.state}, user {row.user})")
+    click.echo(f"{'version':>7}  {'seen at':<23}  {'messages':>8}  {'bytes':>10}  path")
+    for item in found:
         click.echo(
-            f"Wrote version {chosen.version} of {row.rel_path} (chat {row.chat_id}) to {output}\n"
-            f"  seen at {local_time(chosen.seen_at)}, {chosen.message_count} messages, "
-            f"{len(data)} bytes (its path then: {chosen.rel_path})\n"
-            "To get it back in SillyTavern: open the character's chat, then the chat menu -> "
-            "Manage chat files -> Import Chat, and pick this file; or, with SillyTavern stopped, "
-            "copy it into data/<user>/chats/<character>/ under a new name ending in .jsonl."
+            f"{item.version:>7}  {local_time(item.seen_at):<23}  {item.message_count:>8}  "
+            f"{item.size:>10}  {item.rel_path}"
         )
+    click.echo(f"{len(found)} version(s). Restore one with: sidecar restore {row.chat_id} "
+               "--at <version or time> --output <file>")  # fmt: skip
+
+
+@click.command("restore")
+@common_options
+@click.argument("chat")
+@click.option(
+    "--at",
+    "at",
+    required=True,
+    help="A version number, or a time (YYYY-MM-DD HH:MM local, or ISO 8601): the "
+    "last version seen at or before it.",
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The file to write (put it outside SillyTavern's folder).",
+)
+@click.option("--force", is_flag=True, help="Replace --output if it exists.")
+def restore_command(config_path: Path | None, chat: str, at: str, output: Path,
+                    force: bool, **flags: Any) -> None:  # fmt: skip
+    """Write one indexed version of CHAT, byte for byte, to --output."""
+    from sidecar.daemon.wiring import open_line_store  # noqa: PLC0415
+    from sidecar.indexer.rebuild import rebuild_version  # noqa: PLC0415
+
+    settings = load(config_path, **flags)
+    when = parse_at(at)
+    with _catalog(settings) as conn:
+        row = find_chat(conn, chat)
+        chosen = pick_version(list_versions(conn, row.chat_id), when)
+        store = open_line_store(settings)
+        try:
+            data = rebuild_version(conn, store, row.chat_id, chosen.version)
+        finally:
+            store.close()
+    if len(data) != chosen.size:
+        raise click.ClickException(
+            f"version {chosen.version} rebuilt to {len(data)} bytes, the index recorded "
+            f"{chosen.size}: the line store is damaged; nothing was written"
+        )
+    try:
+        write_new_file(output, data, force=force)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+    root = settings.sillytavern.data_root
+    if root is not None and output.resolve().is_relative_to(root.resolve()):
+        click.echo("Note: this file is inside SillyTavern's data folder; make sure "
+                   "SillyTavern was stopped.", err=True)  # fmt: skip
+    click.echo(
+        f"Wrote version {chosen.version} of {row.rel_path} (chat {row.chat_id}) to {output}\n"
+        f"  seen at {local_time(chosen.seen_at)}, {chosen.message_count} messages, "
+        f"{len(data)} bytes (its path then: {chosen.rel_path})\n"
+        "To get it back in SillyTavern: open the character's chat, then the chat menu -> "
+        "Manage chat files -> Import Chat, and pick this file; or, with SillyTavern stopped, "
+        "copy it into data/<user>/chats/<character>/ under a new name ending in .jsonl."
+    )

@@ -27,7 +27,7 @@ a leak keeps growing); the change feeds followed without a failure; every schedu
 SillyTavern files unchanged. The RSS slope over the second half (MB/min) is printed too: a leak
 keeps it up. Latency has no target: it is reported per interval.
 
-Run:  python benchmarks/soak.py [--minutes 10] [--chats 50] [--rate 200] [--seed 1]
+Run:  python benchmarks/soak/soak.py [--minutes 10] [--chats 50] [--rate 200] [--seed 1]
       (``--seconds N`` for a short run; ``--keep DIR`` keeps the data, databases and log.)
 """
 
@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/: chatgen
 import chatgen  # noqa: F401 - puts the repository on sys.path for tests.handsoff
 import httpx
 import soak_chats

@@ -17,11 +17,12 @@ import click
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from sidecar.cli.import_report import print_plan
 from sidecar.clock import utc_now_iso
 from sidecar.config import Settings
+from sidecar.daemon.wiring import create_registry, sqlite_options
 from sidecar.errors import Conflict, InvalidInput, SidecarError
 from sidecar.ids import is_valid_id
-from sidecar.import_report import print_plan
 from sidecar.storage.lock import lock_path
 from sidecar.storage.registry import REGISTRY_FILE
 from sidecar.storage.schema import extension_records
@@ -35,7 +36,6 @@ from sidecar.tracker.legacy_import import (
 )
 from sidecar.tracker.legacy_read import read_legacy
 from sidecar.tracker.legacy_translate import Translation, translate
-from sidecar.wiring import create_registry, sqlite_options
 
 
 @dataclass

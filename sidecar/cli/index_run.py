@@ -1,4 +1,4 @@
-"""``sidecar index``: a one-shot full scan with a progress bar and a summary."""
+"""The work of ``sidecar index``: a one-shot full scan with a progress bar and a summary."""
 
 from __future__ import annotations
 
@@ -17,11 +17,16 @@ from rich.progress import (
 )
 
 from sidecar.config import Settings
+from sidecar.daemon.wiring import (
+    create_indexer,
+    create_registry,
+    open_catalog,
+    open_line_store,
+)
 from sidecar.indexer.retention import apply_retention
 from sidecar.indexer.scan import ScanSummary, full_scan, plan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation
-from sidecar.wiring import create_indexer, create_registry, open_catalog, open_line_store
 
 MAX_PROBLEMS_SHOWN = 50
 

@@ -1,0 +1,39 @@
+"""``sidecar index``: index every chat once and print a summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sidecar.cli.options import common_options, load
+from sidecar.logs import setup_logging
+
+
+@click.command("index")
+@common_options
+def index(config_path: Path | None, **flags: Any) -> None:
+    """Index every chat of the data root once, then print a summary. Safe to repeat: a second
+    run with nothing changed writes nothing."""
+    from rich.console import Console  # noqa: PLC0415 - keep `sidecar --help` fast
+
+    from sidecar.cli.index_run import run_index  # noqa: PLC0415
+    from sidecar.daemon.wiring import resolve_data_root  # noqa: PLC0415
+    from sidecar.storage.lock import DatabaseLocked, hold_lock  # noqa: PLC0415
+
+    settings = load(config_path, **flags)
+    setup_logging(settings.log.level)
+    root = resolve_data_root(settings).sillytavern.data_root
+    if root is None:
+        raise click.ClickException(
+            "no SillyTavern data folder: pass --data-root <SillyTavern>/data or set "
+            "sillytavern.data_root"
+        )
+    try:
+        with hold_lock(settings.storage.database_dir):
+            run_index(settings, root, Console(stderr=False))
+    except DatabaseLocked as exc:
+        raise click.ClickException(
+            f"{exc.message}: a running sidecar indexes by itself; stop it to run 'sidecar index'"
+        ) from None
