@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.nodeid import coerce_node_id
 from litestar.testing import TestClient
 
 from sidecar.api.app import create_app
@@ -39,6 +40,18 @@ def _hands_off_module() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _hands_off_test() -> Iterator[None]:
     yield from _hands_off("test")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """schemathesis (4.x on pytest 9) gives every operation's test the same node id, and
+    pytest-xdist tells items apart by node id: only one of them would run. Add the operation."""
+    fuzzed = [item for item in items if isinstance(getattr(item, "operation_label", None), str)]
+    for item in fuzzed:
+        if not item.nodeid.endswith("]"):
+            item._id = coerce_node_id(f"{item.nodeid}[{item.operation_label}]")  # type: ignore[attr-defined]
+    if len({item.nodeid for item in fuzzed}) != len(fuzzed):
+        raise pytest.UsageError("schemathesis test items still share node ids (see conftest.py)")
 
 
 def make_settings(db_dir: Path, **api: Any) -> Settings:
