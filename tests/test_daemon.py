@@ -263,3 +263,79 @@ def test_a_client_from_before_a_restart_gets_exactly_what_it_missed(daemon: Daem
     assert stale[1]["event"] == "reset"
     assert stale[1]["data"] == {"lastEventId": int(missed[2]["id"])}
     assert daemon.stop()[0] == 0
+
+
+def children(pid: int) -> list[int]:
+    """Child processes of every thread of ``pid`` (a restart spawns from another thread)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:  # the thread just ended
+            continue
+    return found
+
+
+def indexer_pid(daemon: Daemon) -> int:
+    assert daemon.process is not None
+    found: list[int] = []
+
+    def started() -> bool:
+        found[:] = [
+            child
+            for child in children(daemon.process.pid)  # type: ignore[union-attr]
+            if "sidecar.daemon.indexer_process" in Path(f"/proc/{child}/cmdline").read_text()
+        ]
+        return len(found) == 1
+
+    wait_until(started, timeout=20)
+    return found[0]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return bool(stat.split(") ", 1)[1][0] != "Z")  # a zombie has exited
+
+
+def test_the_indexer_process_is_restarted_when_it_dies(daemon: Daemon) -> None:
+    daemon.start()
+    daemon.messages(until="READY=1")
+    wait_until(lambda: catalog_count(daemon) == 1, timeout=15)
+    first = indexer_pid(daemon)
+    os.kill(first, signal.SIGKILL)
+    reasons: list[str] = []
+
+    def restarting() -> bool:
+        answer = daemon.get("/healthz")
+        reasons.append(answer.json()["reason"])
+        return bool(answer.status_code == 503)
+
+    wait_until(restarting, timeout=15, interval=0.01)
+    assert reasons[-1].startswith("the indexer process exited (code -9); restarting it in")
+    wait_until(lambda: daemon.get("/healthz").status_code == 200, timeout=30)
+    assert indexer_pid(daemon) != first
+    st_save(daemon.root / SOLO / "after.jsonl", [header(), message("indexed by the new one")])
+    wait_until(lambda: catalog_count(daemon) == 2, timeout=15)
+    assert daemon.stop()[0] == 0
+
+
+def test_stopping_stops_both_processes_and_a_killed_daemon_takes_its_indexer_along(
+    daemon: Daemon,
+) -> None:
+    daemon.start()
+    daemon.messages(until="READY=1")
+    child = indexer_pid(daemon)
+    code, output = daemon.stop()
+    assert code == 0, output
+    assert not alive(child)
+    daemon.start()
+    daemon.messages(until="READY=1")
+    child = indexer_pid(daemon)
+    assert daemon.process is not None
+    daemon.process.kill()  # SIGKILL: no handler runs in the API process
+    daemon.process.wait(timeout=10)
+    wait_until(lambda: not alive(child), timeout=15)
