@@ -21,12 +21,17 @@ def provide_registry(state: State) -> ExtensionRegistry:
     return registry
 
 
-def provide_extension_db(request: Request[Any, Any, Any], state: State) -> ExtensionDatabase:
-    """The database named by ``x-extension-id``: 400 missing/malformed, 404 not registered."""
+def provide_extension_db(request: Request[Any, Any, Any]) -> ExtensionDatabase:
+    """The database named by ``x-extension-id``: 400 missing/malformed, 404 not registered.
+
+    Runs on every value-tracker request: it takes only ``request`` (a ``state`` parameter made
+    Litestar build a ``State`` per request) and the registry is looked up without a lock.
+    """
     extension_id = request.headers.get(EXTENSION_HEADER, "")
     if not extension_id:
         raise InvalidInput("Extension ID is required in header: x-extension-id")
-    return provide_registry(state).get(check_id(extension_id, "extension"))
+    registry: ExtensionRegistry = request.app.state.registry
+    return registry.get(check_id(extension_id, "extension"))
 
 
 def extension_db_by_id(registry: ExtensionRegistry, extension_id: str) -> ExtensionDatabase:

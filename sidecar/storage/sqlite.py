@@ -81,26 +81,45 @@ def _make_engine(
     return engine
 
 
+def _open_writer(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: the driver issues no BEGIN of its own; callers (and the engines'
+    # "begin" event) say BEGIN IMMEDIATE themselves.
+    return sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+
+
+def _open_reader(path: Path) -> sqlite3.Connection:
+    uri = f"file:{quote(str(path))}?mode=ro"
+    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+
+
+def connect_writer(path: Path, options: SqliteOptions) -> sqlite3.Connection:
+    """A plain ``sqlite3`` writer connection with the writer pragmas, in autocommit mode: the
+    caller brackets its statements with ``BEGIN IMMEDIATE`` and ``COMMIT``. For hot paths where
+    SQLAlchemy's per-statement work costs more than SQLite's (see ``Database.write_raw``)."""
+    conn = _open_writer(path)
+    _configure(conn, options, writer=True)
+    return conn
+
+
+def connect_reader(path: Path, options: SqliteOptions) -> sqlite3.Connection:
+    """A plain ``sqlite3`` read-only connection (``mode=ro``, ``query_only``), autocommit."""
+    conn = _open_reader(path)
+    _configure(conn, options, writer=False)
+    return conn
+
+
 def write_engine(path: Path, options: SqliteOptions) -> Engine:
     """One writer connection per database: callers serialise writes (see ``ExtensionDatabase``)."""
-
-    def connect() -> sqlite3.Connection:
-        # isolation_level=None: the driver issues no BEGIN of its own; our "begin" event does.
-        return sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
-
-    return _make_engine(connect, options, writer=True, pool_size=1, max_overflow=2)
+    return _make_engine(
+        lambda: _open_writer(path), options, writer=True, pool_size=1, max_overflow=2
+    )
 
 
 def read_engine(path: Path, options: SqliteOptions, pool_size: int = 4) -> Engine:
     """Read-only connections (``mode=ro``): a read path cannot modify the file."""
-    uri = f"file:{quote(str(path))}?mode=ro"
-
-    def connect() -> sqlite3.Connection:
-        return sqlite3.connect(
-            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30
-        )
-
-    return _make_engine(connect, options, writer=False, pool_size=pool_size, max_overflow=8)
+    return _make_engine(
+        lambda: _open_reader(path), options, writer=False, pool_size=pool_size, max_overflow=8
+    )
 
 
 @contextmanager

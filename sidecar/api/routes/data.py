@@ -52,12 +52,18 @@ def raw_key(request: Req, after: str) -> str | None:
         path = path[len(root) :]
     parts = path.split(b"/")
     start = template.index(after) + 1
+    # The common case: nothing percent-encoded, doubled or non-ASCII, so no segment needs
+    # decoding (this runs on every data request).
+    plain = b"%" not in path and b"//" not in path and path.isascii()
     if len(parts) < start or any(
-        not name.startswith("{") and unquote(part.decode("latin-1")) != name
+        not name.startswith("{")
+        and (part.decode("ascii") if plain else unquote(part.decode("latin-1"))) != name
         for name, part in zip(template[:start], parts, strict=False)
     ):
         return None
     tail = b"/".join(parts[start:])
+    if plain:
+        return tail.decode("ascii") if tail else None
     try:
         return unquote_to_bytes(tail).decode("utf-8") if tail else None
     except UnicodeDecodeError:
