@@ -132,8 +132,13 @@ def serve(settings: Settings) -> int:
     try:
         # One process writes a database folder at a time (the line store's packs are appended
         # by offset): a second daemon, `sidecar index` or `sidecar gc` on it would corrupt them.
-        with hold_lock(settings.storage.database_dir):
-            return asyncio.run(_run(_Server(config, stopping), service, notifier))
+        with (
+            hold_lock(settings.storage.database_dir),
+            # uvicorn's loop choice ("auto": uvloop, installed with uvicorn[standard]), as
+            # uvicorn.run would make it: about 30 us less CPU per request than asyncio's loop.
+            asyncio.Runner(loop_factory=config.get_loop_factory()) as runner,
+        ):
+            return runner.run(_run(_Server(config, stopping), service, notifier))
     except DatabaseLocked as exc:
         log.error("%s", exc.message)
         return 1

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, MetaData, select
 
 from sidecar.storage import indexed_tables, schema
-from sidecar.storage.connections import ReaderPool, Writer, transaction
+from sidecar.storage.connections import ReaderPool, WouldBlock, Writer, transaction
 from sidecar.storage.fts import ensure_fts
 from sidecar.storage.schema import SCHEMA_VERSION, schema_info
 from sidecar.storage.sqlite import (
@@ -50,7 +50,7 @@ class Database:
             ensure_fts(conn, metadata)
             self._after_create(conn)
         self._reader = read_engine(path, options)
-        self._raw_writer = Writer(lambda: connect_writer(path, options))
+        self._raw_writer = Writer(lambda: connect_writer(path, options), options)
         self._raw_readers = ReaderPool(lambda: connect_reader(path, options))
 
     def _after_create(self, conn: Connection) -> None:
@@ -69,11 +69,22 @@ class Database:
             yield conn
 
     @contextmanager
-    def write_raw(self) -> Iterator[sqlite3.Connection]:
+    def write_raw(self, *, block: bool = True) -> Iterator[sqlite3.Connection]:
         """:meth:`write` on the plain writer connection: ``BEGIN IMMEDIATE``, committed on
-        normal exit, rolled back on an exception."""
-        with self._write_lock, self._raw_writer.transaction() as conn:
-            yield conn
+        normal exit, rolled back on an exception.
+
+        ``block=False`` is for the event loop: raises :class:`WouldBlock` (before anything is
+        written) instead of waiting for the write lock, for another process's SQLite lock, or
+        for an fsync; see :class:`sidecar.storage.connections.Writer`.
+        """
+        lock = self._write_lock
+        if not lock.acquire(blocking=block):
+            raise WouldBlock
+        try:
+            with self._raw_writer.transaction(block=block) as conn:
+                yield conn
+        finally:
+            lock.release()
 
     @contextmanager
     def read_raw(self) -> Iterator[sqlite3.Connection]:

@@ -25,6 +25,7 @@ WRITER_CACHE_KIB = 16384
 # Past the limit SQLite reuses cached pages instead of allocating more (a soft limit: no
 # allocation fails because of it).
 SQLITE_HEAP_LIMIT_BYTES = 32 * 1024 * 1024
+WAL_AUTOCHECKPOINT_PAGES = 10000
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def _configure(dbapi_conn: sqlite3.Connection, options: SqliteOptions, *, writer
             # A larger page cache keeps big indexing transactions from spilling to disk mid-way.
             cursor.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
             # Checkpoint (which fsyncs) every ~40 MB of WAL rather than every 4 MB.
-            cursor.execute("PRAGMA wal_autocheckpoint=10000")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
             # INSERT OR REPLACE then fires delete triggers for the row it replaces, which keeps
             # the full-text indexes (sidecar.storage.fts) in sync.
             cursor.execute("PRAGMA recursive_triggers=ON")

@@ -15,12 +15,16 @@ import msgspec
 from sidecar.clock import utc_now_iso
 from sidecar.errors import NotFound
 from sidecar.ids import check_key
+from sidecar.storage.connections import WouldBlock
 from sidecar.storage.extension_db import ExtensionDatabase
 from sidecar.tracker.codec import decode, deep_merge, encode, raw
 from sidecar.tracker.entities import DATA_OF_INSTANCE, INSTANCE_NOT_FOUND, instance_row
 
 KEY_NOT_FOUND = "Data key not found"
 _CHUNK = 500  # keys per IN (...) list, far below SQLite's variable limit
+# A write of more JSON text than this never runs on the event loop (``block=False`` raises
+# WouldBlock): its encoding was cheap, SQLite's work grows with it.
+LOOP_WRITE_CHARS = 64 * 1024
 
 GET_ONE = "SELECT value FROM instance_data WHERE instance_id = ? AND key = ?"
 INSTANCE_EXISTS = "SELECT 1 FROM instances WHERE id = ?"
@@ -74,8 +78,11 @@ def _current(conn: sqlite3.Connection, instance_id: str, keys: Sequence[str]) ->
     return current
 
 
-def _checked(body: Mapping[str, Any]) -> list[tuple[str, str]]:
-    return [(check_key(key), encode(value)) for key, value in body.items()]
+def _checked(body: Mapping[str, Any], block: bool) -> list[tuple[str, str]]:
+    items = [(check_key(key), encode(value)) for key, value in body.items()]
+    if not block and sum(len(key) + len(text) for key, text in items) > LOOP_WRITE_CHARS:
+        raise WouldBlock
+    return items
 
 
 # -- reads -------------------------------------------------------------------------------------
@@ -101,21 +108,23 @@ def get_one(db: ExtensionDatabase, instance_id: str, key: str) -> msgspec.Raw:
         raise NotFound(KEY_NOT_FOUND)
 
 
-# -- writes ------------------------------------------------------------------------------------
+# -- writes: those taking ``block`` may be asked not to wait (see Database.write_raw) ---------
 
 
-def set_one(db: ExtensionDatabase, instance_id: str, key: str, value: Any) -> None:
-    items = _checked({key: value})
+def set_one(
+    db: ExtensionDatabase, instance_id: str, key: str, value: Any, *, block: bool = True
+) -> None:
+    items = _checked({key: value}, block)
     now = utc_now_iso()
-    with db.write_raw() as conn:
+    with db.write_raw(block=block) as conn:
         _touch(conn, instance_id, now)
         _upsert(conn, instance_id, items, now)
 
 
-def delete_one(db: ExtensionDatabase, instance_id: str, key: str) -> None:
+def delete_one(db: ExtensionDatabase, instance_id: str, key: str, *, block: bool = True) -> None:
     check_key(key)
     now = utc_now_iso()
-    with db.write_raw() as conn:
+    with db.write_raw(block=block) as conn:
         _touch(conn, instance_id, now)
         if _delete_keys(conn, instance_id, [key]) == 0:
             raise NotFound(KEY_NOT_FOUND)
@@ -128,22 +137,34 @@ def delete_all(db: ExtensionDatabase, instance_id: str) -> int:
         return int(conn.execute(DELETE_ALL, (instance_id,)).rowcount)
 
 
-def override(db: ExtensionDatabase, instance_id: str, body: Mapping[str, Any]) -> None:
+def override(
+    db: ExtensionDatabase, instance_id: str, body: Mapping[str, Any], *, block: bool = True
+) -> None:
     """Afterwards the data is exactly ``body``; kept keys keep their ``createdAt``."""
-    items = _checked(body)
+    items = _checked(body, block)
     now = utc_now_iso()
-    with db.write_raw() as conn:
+    with db.write_raw(block=block) as conn:
         _touch(conn, instance_id, now)
         stale = [key for (key,) in conn.execute(KEYS_OF, (instance_id,)) if key not in body]
         _delete_keys(conn, instance_id, stale)
         _upsert(conn, instance_id, items, now)
 
 
-def merge(db: ExtensionDatabase, instance_id: str, body: Mapping[str, Any], *, deep: bool) -> None:
-    """Each top-level key of ``body`` replaces that key; with ``deep`` nested objects merge."""
-    items = _checked(body)
+def merge(
+    db: ExtensionDatabase,
+    instance_id: str,
+    body: Mapping[str, Any],
+    *,
+    deep: bool,
+    block: bool = True,
+) -> None:
+    """Each top-level key of ``body`` replaces that key; with ``deep`` nested objects merge
+    (a deep merge always may wait: the stored values it decodes can be of any size)."""
+    if deep and not block:
+        raise WouldBlock
+    items = _checked(body, block)
     now = utc_now_iso()
-    with db.write_raw() as conn:
+    with db.write_raw(block=block) as conn:
         _touch(conn, instance_id, now)
         if deep:
             current = _current(conn, instance_id, list(body))
@@ -154,9 +175,11 @@ def merge(db: ExtensionDatabase, instance_id: str, body: Mapping[str, Any], *, d
         _upsert(conn, instance_id, items, now)
 
 
-def remove(db: ExtensionDatabase, instance_id: str, keys: Sequence[str]) -> int:
+def remove(
+    db: ExtensionDatabase, instance_id: str, keys: Sequence[str], *, block: bool = True
+) -> int:
     unique = list(dict.fromkeys(keys))
     now = utc_now_iso()
-    with db.write_raw() as conn:
+    with db.write_raw(block=block) as conn:
         _touch(conn, instance_id, now)
         return _delete_keys(conn, instance_id, unique)

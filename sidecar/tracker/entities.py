@@ -126,10 +126,13 @@ def _or_none(name: Name) -> str | None:
     return None if isinstance(name, msgspec.UnsetType) else name
 
 
-def save_character(db: ExtensionDatabase, character_id: str, name: Name) -> Character:
-    """Create the character, or change the name of an existing one (an absent name keeps it)."""
+def save_character(
+    db: ExtensionDatabase, character_id: str, name: Name, *, block: bool = True
+) -> Character:
+    """Create the character, or change the name of an existing one (an absent name keeps it).
+    ``block=False``: see ``Database.write_raw``."""
     now = utc_now_iso()
-    with db.write_raw() as conn:
+    with db.write_raw(block=block) as conn:
         row = _one(conn, CHARACTER_BY_ID, character_id)
         if row is None:
             created = Character(character_id, _or_none(name), now, now)
@@ -150,12 +153,12 @@ def delete_character(db: ExtensionDatabase, character_id: str) -> None:
 
 
 def save_instance(
-    db: ExtensionDatabase, instance_id: str, character_id: str, name: Name
+    db: ExtensionDatabase, instance_id: str, character_id: str, name: Name, *, block: bool = True
 ) -> Instance:
     """Create the instance under ``character_id`` or rename it; an id that already belongs to
     another character is a conflict (instance ids are unique within a database)."""
     now = utc_now_iso()
-    with db.write_raw() as conn:
+    with db.write_raw(block=block) as conn:
         _character_row(conn, character_id)
         row = _one(conn, INSTANCE_BY_ID, instance_id)
         if row is None:
