@@ -100,8 +100,9 @@ class Writer:
 
     A transaction with ``block=False`` runs only if nothing in it can wait: not when each commit
     fsyncs (``synchronous`` other than ``normal``), not when SQLite's write lock is held by
-    another connection (``busy_timeout`` is 0 then: :class:`WouldBlock` instead of a wait), and
-    with the WAL's automatic checkpoint (which fsyncs) off. Every ``checkpoint_every``-th write
+    another connection (``busy_timeout`` is 0 then: a busy answer, at ``BEGIN`` or later, rolls
+    back and raises :class:`WouldBlock` instead of waiting), and with the WAL's automatic
+    checkpoint (which fsyncs) off. Every ``checkpoint_every``-th write
     is sent to a thread instead, where the automatic checkpoint is on again, so the WAL stays
     bounded as it is for the other writers.
     """
@@ -135,13 +136,13 @@ class Writer:
             self._set_mode(conn, block)
             try:
                 conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if not block and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
-                    raise WouldBlock from exc
-                raise
-            try:
                 yield conn
                 conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                _rollback(conn)
+                if not block and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+                    raise WouldBlock from exc  # rolled back: the thread starts afresh
+                raise
             except BaseException:
                 _rollback(conn)
                 raise
