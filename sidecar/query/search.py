@@ -10,13 +10,19 @@ where text was cut.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import replace
+
+from sqlalchemy import Connection
+
 from sidecar.errors import InvalidInput
 from sidecar.query.context import QueryContext
+from sidecar.query.fts_sql import snippets
 from sidecar.query.fts_terms import is_cjk_query, query_phrases, text_match
 from sidecar.query.search_data import data_hits
 from sidecar.query.search_scope import SearchFilters, date_bounds, resolve_scope
 from sidecar.query.search_text import text_hits
-from sidecar.query.search_types import Hit
+from sidecar.query.search_types import Found, Hit
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -43,15 +49,38 @@ def search(ctx: QueryContext, q: str, filters: SearchFilters, limit: int) -> lis
         if catalog is None:
             return []
         scope = resolve_scope(catalog, filters, bounds)
-        hits = [] if filters.namespace is not None else text_hits(catalog, match, scope, limit, cjk)
-        hits += data_hits(
-            ctx,
-            catalog,
-            match=match,
-            namespace=filters.namespace,
-            scope=scope,
-            limit=limit,
-            cjk=cjk,
+        found = [] if filters.namespace is not None else text_hits(catalog, match, scope, limit)
+        found += data_hits(
+            ctx, catalog, match=match, namespace=filters.namespace, scope=scope, limit=limit
         )
-    hits.sort(key=lambda h: (-h.score, h.chat_id, h.position, h.where, h.swipe or 0))
-    return hits[:limit]
+        found.sort(key=_order)
+        best = found[:limit]
+        marked = _snippets(ctx, catalog, best, cjk)
+    return [replace(f.hit, snippet=marked.get((f.source, f.rowid), "")) for f in best]
+
+
+def _order(found: Found) -> tuple[float, str, int, str, int]:
+    hit = found.hit
+    return (-hit.score, hit.chat_id, hit.position, hit.where, hit.swipe or 0)
+
+
+def _snippets(
+    ctx: QueryContext, catalog: Connection, best: list[Found], cjk: bool
+) -> dict[tuple[str | None, int], str]:
+    """Snippets of the final hits only, one query per database."""
+    by_source: dict[str | None, list[Found]] = defaultdict(list)
+    for f in best:
+        by_source[f.source].append(f)
+    marked: dict[tuple[str | None, int], str] = {}
+    for source, group in by_source.items():
+        rowids, match = [f.rowid for f in group], group[0].match
+        if source is None:
+            made = snippets(catalog, "messages_fts", match, rowids, cjk)
+        else:
+            db = ctx.registry.existing_index_database(source)
+            if db is None:
+                continue
+            with db.read() as conn:
+                made = snippets(conn, "data_fts", match, rowids, cjk)
+        marked.update(((source, rowid), text) for rowid, text in made.items())
+    return marked

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from sidecar.query.context import QueryContext
-from sidecar.query.fts_sql import CANDIDATES, ids_json, rank, run, snippets
+from sidecar.query.fts_sql import CANDIDATES, ids_json, rank, run
 from sidecar.query.search_scope import Scope
-from sidecar.query.search_types import Hit
+from sidecar.query.search_types import Found, Hit
 
 # With a date range, candidates are read newest first in batches of this many and checked
 # against the catalog's send dates (they live in another database).
@@ -82,11 +82,10 @@ def data_hits(
     namespace: str | None,
     scope: Scope,
     limit: int,
-    cjk: bool,
-) -> list[Hit]:
+) -> list[Found]:
     if scope.chats == []:
         return []
-    found: list[tuple[str, int, int, str, str, str, float]] = []
+    found: list[tuple[str, int, int, str, str, str, int, float]] = []
     for extension, spaces in _databases(ctx, catalog, namespace).items():
         db = ctx.registry.existing_index_database(extension)
         if db is None:
@@ -99,7 +98,6 @@ def data_hits(
             if not best:
                 continue
             rowids = [rowid for rowid, _ in best]
-            marked = snippets(conn, "data_fts", match, rowids, cjk)
             rows = {
                 int(r[0]): r[1:]
                 for r in run(
@@ -112,7 +110,7 @@ def data_hits(
         for rowid, score in best:
             if rowid in rows:
                 chat_id, msg_uid, swipe, name, key = rows[rowid]
-                found.append((chat_id, msg_uid, swipe, name, key, marked.get(rowid, ""), score))
+                found.append((chat_id, msg_uid, swipe, name, key, extension, rowid, score))
     if not found:
         return []
     # Positions and users from the catalog; values of messages it no longer has are dropped.
@@ -127,9 +125,10 @@ def data_hits(
         )
     }
     hits = []
-    for chat_id, msg_uid, swipe, name, key, snippet, score in found:
+    for chat_id, msg_uid, swipe, name, key, extension, rowid, score in found:
         place = places.get((msg_uid, chat_id))
         if place is not None:
             position, user = place
-            hits.append(Hit(chat_id, user, position, swipe, f"{name}.{key}", snippet, -score))
+            hit = Hit(chat_id, user, position, swipe, f"{name}.{key}", "", -score)
+            hits.append(Found(hit, extension, rowid, match))
     return hits

@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from sidecar.query.fts_sql import CANDIDATES, ids_json, rank, run, snippets
+from sidecar.query.fts_sql import CANDIDATES, ids_json, rank, run
 from sidecar.query.fts_terms import chat_match
 from sidecar.query.search_scope import Scope
-from sidecar.query.search_types import Hit
+from sidecar.query.search_types import Found, Hit
 
 # Up to this many chats, a chat filter is part of the FTS5 query (chat : ("a" OR "b" ...)), which
 # FTS5 answers from its own index; beyond it, candidates are checked against the chat list.
@@ -43,7 +43,7 @@ def _candidates(catalog: Connection, match: str, scope: Scope) -> tuple[str, lis
     return match, [int(r[0]) for r in rows]
 
 
-def text_hits(catalog: Connection, match: str, scope: Scope, limit: int, cjk: bool) -> list[Hit]:
+def text_hits(catalog: Connection, match: str, scope: Scope, limit: int) -> list[Found]:
     if scope.chats == []:
         return []
     match, candidates = _candidates(catalog, match, scope)
@@ -53,7 +53,6 @@ def text_hits(catalog: Connection, match: str, scope: Scope, limit: int, cjk: bo
     if not best:
         return []
     uids = [uid for uid, _ in best]
-    marked = snippets(catalog, "messages_fts", match, uids, cjk)
     places: dict[int, Any] = {
         r[0]: (r[1], r[2], r[3])
         for r in run(
@@ -65,7 +64,7 @@ def text_hits(catalog: Connection, match: str, scope: Scope, limit: int, cjk: bo
         )
     }
     return [
-        Hit(*places[uid], None, "text", marked.get(uid, ""), -score)
+        Found(Hit(*places[uid], None, "text", "", -score), None, uid, match)
         for uid, score in best
         if uid in places
     ]

@@ -26,3 +26,15 @@ class Hit:
             "snippet": self.snippet,
             "score": self.score,
         }
+
+
+@dataclass(frozen=True)
+class Found:
+    """A hit before its snippet: where to make it (``source`` None for the catalog, else the
+    extension id of the database; ``rowid`` in that database's index; ``match`` the FTS5 query).
+    Snippets are made only for the hits that make the final page."""
+
+    hit: Hit
+    source: str | None
+    rowid: int
+    match: str

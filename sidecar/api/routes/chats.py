@@ -57,7 +57,16 @@ def list_chats(
     ] = None,
     q: Annotated[
         str | None,
-        QueryParameter(name="q", required=False, description="case-insensitive, in the file name"),
+        QueryParameter(
+            name="q",
+            required=False,
+            description=(
+                "Chat search, as SillyTavern's: whitespace-separated fragments, each of which "
+                "must be in the chat's file name (case-insensitive substring) or in one of its "
+                "messages (each may be in a different message). In message text, Chinese, "
+                "Japanese and Korean match as substrings, Latin words as whole words"
+            ),
+        ),
     ] = None,
     limit: Limit = None,
     cursor: Cursor = None,
