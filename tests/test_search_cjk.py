@@ -164,3 +164,24 @@ def test_text_without_cjk_leaves_no_segmented_copy(env: Env) -> None:
         assert conn.execute("SELECT count(*) FROM messages_fts_seg").fetchone()[0] == 0
     with sqlite3.connect(env.db_dir / "tracker.db") as conn:
         assert conn.execute("SELECT count(*) FROM data_fts_seg").fetchone()[0] == 0
+
+
+def test_long_texts_get_a_short_snippet_around_the_first_match(tmp_path: Path) -> None:
+    """A long text (thousands of matches of one character) gets a bounded snippet."""
+    root, db_dir = tmp_path / "st", tmp_path / "db"
+    latin = "filler " * 800 + "the <dragon> wakes " + "tail " * 800
+    st_save(root / SOLO / "long.jsonl", [header(), message("字" * 9000), message(latin)])
+    Harness(root, db_dir).scan()
+    settings = Settings.model_validate(
+        {"storage": {"database_dir": str(db_dir)}, "sillytavern": {"data_root": None}}
+    )
+    with TestClient(create_app(settings)) as client:
+        [cjk] = client.get(PREFIX + "/search", params={"q": "字字"}).json()["items"]
+        assert cjk["snippet"].startswith("<mark>字字")
+        assert cjk["snippet"].endswith("</mark>…")
+        assert len(cjk["snippet"]) < 200
+        [word] = client.get(PREFIX + "/search", params={"q": "dragon"}).json()["items"]
+        snippet = word["snippet"]
+        assert snippet.startswith("…") and snippet.endswith("…")
+        assert "the &lt;<mark>dragon</mark>&gt; wakes" in snippet
+        assert len(snippet) < 300

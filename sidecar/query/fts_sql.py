@@ -27,8 +27,13 @@ CANDIDATES = 1000
 SNIPPET_TOKENS = 16
 # A CJK character is a token of its own: a CJK snippet needs more tokens for the same context.
 CJK_SNIPPET_TOKENS = 40
+# FTS5's snippet() scores a window at every match, against every match: its cost grows with the
+# square of the matches in a text, and a long text full of one common character took seconds.
+# Texts longer than this get highlight() (linear) cut around the first match instead.
+LONG_TEXT = 4000
+WINDOW_CHARS, CJK_WINDOW_CHARS = 100, 40
 # Private-use characters mark matches inside snippet(); they become <mark> after escaping.
-_OPEN, _CLOSE = "\ue000", "\ue001"
+_OPEN, _CLOSE, _LONG = "\ue000", "\ue001", "\ue002"
 
 
 def run(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
@@ -43,12 +48,37 @@ def run(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
 
 def snippet_sql(table: str, cjk: bool) -> str:
     tokens = CJK_SNIPPET_TOKENS if cjk else SNIPPET_TOKENS
-    return f"snippet({table}, 0, '{_OPEN}', '{_CLOSE}', '…', {tokens})"
+    return (
+        f"CASE WHEN length({table}.text) > {LONG_TEXT} "
+        f"THEN '{_LONG}' || highlight({table}, 0, '{_OPEN}', '{_CLOSE}') "
+        f"ELSE snippet({table}, 0, '{_OPEN}', '{_CLOSE}', '…', {tokens}) END"
+    )
 
 
-def format_snippet(raw: str | None) -> str:
+def _window(marked: str, size: int) -> str:
+    """About ``size`` characters of a highlighted text around its first match, cut at spaces
+    when there are any nearby, with ``…`` where text was left out."""
+    first = max(marked.find(_OPEN), 0)
+    start = max(0, first - size // 4)
+    end = min(len(marked), max(start + size, marked.find(_CLOSE, first) + 1), start + 2 * size)
+    space = marked.find(" ", start, first)
+    if start and space >= 0:
+        start = space + 1
+    space = marked.rfind(" ", max(end - size // 4, first), end)
+    if end < len(marked) and space > first:
+        end = space
+    piece = marked[start:end]
+    if piece.count(_OPEN) > piece.count(_CLOSE):
+        piece += _CLOSE
+    return ("…" if start else "") + piece + ("…" if end < len(marked) else "")
+
+
+def format_snippet(raw: str | None, cjk: bool = False) -> str:
     """HTML-escaped text with matches in ``<mark>…</mark>``, segmentation removed."""
-    text = html.escape(unsegment(raw or ""), quote=False)
+    text = unsegment(raw or "")
+    if text.startswith(_LONG):
+        text = _window(text[1:], CJK_WINDOW_CHARS if cjk else WINDOW_CHARS)
+    text = html.escape(text, quote=False)
     return text.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
 
 
@@ -85,4 +115,4 @@ def snippets(
         "AND rowid IN (SELECT value FROM json_each(?))",
         [match, ids_json(rowids)],
     )
-    return {int(r[0]): format_snippet(r[1]) for r in rows}
+    return {int(r[0]): format_snippet(r[1], cjk) for r in rows}
