@@ -88,8 +88,10 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     e.close()
 
 
-MORNING, NIGHT = "default-user/chats/Aria/Aria - morning.jsonl", "default-user/chats/Aria/Aria - night.jsonl"  # fmt: skip
-TOKYO, CAFE = "default-user/chats/Kael/Kael - 東京.jsonl", "default-user/chats/Kael/Kael - Café.jsonl"  # fmt: skip
+MORNING = "default-user/chats/Aria/Aria - morning.jsonl"
+NIGHT = "default-user/chats/Aria/Aria - night.jsonl"
+TOKYO = "default-user/chats/Kael/Kael - 東京.jsonl"
+CAFE = "default-user/chats/Kael/Kael - Café.jsonl"
 BOB = "other-user/chats/Bob/Bob - lantern.jsonl"
 
 
@@ -121,7 +123,17 @@ def test_cjk_fragments_are_substrings(env: Env) -> None:
 
 @pytest.mark.parametrize(
     "q",
-    ["lantern letter", "the", "北京", "明天", "タワー 2025", "학교 letter", "aria", "kael 東京", "xyz"],
+    [
+        "lantern letter",
+        "the",
+        "北京",
+        "明天",
+        "タワー 2025",
+        "학교 letter",
+        "aria",
+        "kael 東京",
+        "xyz",
+    ],
 )
 def test_finds_every_chat_sillytavern_finds(env: Env, q: str) -> None:
     assert env.found(q) >= sillytavern_finds(q)
@@ -177,7 +189,8 @@ def test_many_chats_page_stops_early(tmp_path: Path) -> None:
     )
     with TestClient(create_app(settings)) as client:
         first = client.get(PREFIX + "/chats", params={"q": "common", "limit": 100}).json()
-        assert len(first["items"]) == 100 and first["nextCursor"] is not None
+        assert len(first["items"]) == 100
+        assert first["nextCursor"] is not None
         second = client.get(
             PREFIX + "/chats", params={"q": "common", "limit": 1000, "cursor": first["nextCursor"]}
         ).json()

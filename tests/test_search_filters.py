@@ -163,7 +163,8 @@ def test_a_frequent_word_gives_a_bounded_page(tmp_path: Path) -> None:
     st_save(root / "default-user/chats/Old/old.jsonl", [header(), *old])
     h = Harness(root, db_dir)
     h.scan()
-    new = [dated(f"the new chapter {n} is long enough to rank lower", "2025-05-01") for n in range(count)]  # fmt: skip
+    new = [dated(f"the new chapter {n} is long enough to rank lower", "2025-05-01")
+           for n in range(count)]  # fmt: skip
     new[-5] = dated("the the", "2025-05-01")
     st_save(root / "default-user/chats/New/new.jsonl", [header(), *new])
     h.scan()

@@ -77,7 +77,9 @@ def make_old(db_dir: Path) -> None:
 def raw_match(path: Path, table: str, query: str) -> int:
     with sqlite3.connect(path) as conn:
         return int(
-            conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (query,)).fetchone()[0]
+            conn.execute(
+                f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (query,)
+            ).fetchone()[0]
         )
 
 

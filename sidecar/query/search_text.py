@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Connection
 
 from sidecar.query.fts_sql import CANDIDATES, ids_json, rank, run
@@ -53,7 +51,7 @@ def text_hits(catalog: Connection, match: str, scope: Scope, limit: int) -> list
     if not best:
         return []
     uids = [uid for uid, _ in best]
-    places: dict[int, Any] = {
+    places: dict[int, tuple[str, str, int]] = {
         r[0]: (r[1], r[2], r[3])
         for r in run(
             catalog,
@@ -64,7 +62,9 @@ def text_hits(catalog: Connection, match: str, scope: Scope, limit: int) -> list
         )
     }
     return [
-        Found(Hit(*places[uid], None, "text", "", -score), None, uid, match)
+        Found(
+            Hit(*places[uid], swipe=None, where="text", snippet="", score=-score), None, uid, match
+        )
         for uid, score in best
         if uid in places
     ]
