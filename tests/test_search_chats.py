@@ -75,17 +75,23 @@ class Env:
         self.h.close()
 
 
-@pytest.fixture(params=["listed", "probed"])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
-    """Both ways a fragment is checked: its chats listed from its matches (few matches), or each
-    chat probed with one FTS5 query (many matches; forced here by a threshold of one)."""
-    if request.param == "probed":
-        monkeypatch = request.getfixturevalue("monkeypatch")
-        monkeypatch.setattr(chat_search, "RARE_MIN", 1)
-        monkeypatch.setattr(chat_search, "RARE_PER_CHAT", 0)
-    e = Env(tmp_path)
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """One indexed root for the module: the tests only read it."""
+    e = Env(tmp_path_factory.mktemp("chats"))
     yield e
     e.close()
+
+
+@pytest.fixture(params=["listed", "probed"])
+def env(request: pytest.FixtureRequest, shared: Env) -> Iterator[Env]:
+    """Both ways a fragment is checked: its chats listed from its matches (few matches), or each
+    chat probed with one FTS5 query (many matches; forced here by a threshold of one)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        if request.param == "probed":
+            monkeypatch.setattr(chat_search, "RARE_MIN", 1)
+            monkeypatch.setattr(chat_search, "RARE_PER_CHAT", 0)
+        yield shared
 
 
 MORNING = "default-user/chats/Aria/Aria - morning.jsonl"

@@ -65,8 +65,17 @@ class Env:
         self.h.close()
 
 
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """One indexed root for the tests that only read it."""
+    e = Env(tmp_path_factory.mktemp("cjk"))
+    yield e
+    e.close()
+
+
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
+def own_env(tmp_path: Path) -> Iterator[Env]:
+    """A root of its own, for a test that changes the chat."""
     e = Env(tmp_path)
     yield e
     e.close()
@@ -129,7 +138,8 @@ def test_punctuation_only_queries_find_nothing(env: Env, q: str) -> None:
     assert env.items(q=q) == []
 
 
-def test_edits_keep_the_index_in_sync(env: Env) -> None:
+def test_edits_keep_the_index_in_sync(own_env: Env) -> None:
+    env = own_env
     messages = texts()
     messages[1] = message("上海的天气很好", name="User", is_user=True)  # CJK -> other CJK
     messages[4] = message("plain latin now")  # CJK -> Latin
@@ -154,7 +164,8 @@ def test_edits_keep_the_index_in_sync(env: Env) -> None:
         assert conn.execute("SELECT count(*) FROM data_fts_seg").fetchone()[0] == 2
 
 
-def test_text_without_cjk_leaves_no_segmented_copy(env: Env) -> None:
+def test_text_without_cjk_leaves_no_segmented_copy(own_env: Env) -> None:
+    env = own_env
     st_save(env.path, [header(), message("nothing left")])
     env.h.scan()
     assert env.items(q="東京") == []
