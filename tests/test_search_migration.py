@@ -100,12 +100,20 @@ def test_old_indexes_are_rebuilt_on_open(tmp_path: Path) -> None:
     assert raw_match(db_dir / "tracker.db", "data_fts", '"東京"') == 0
     assert raw_match(db_dir / CATALOG_FILE, "messages_fts", '"dragon"') == 1
 
-    h = Harness(root, db_dir)  # the indexer opens the catalog: rebuilt
-    h.close()
-    assert schema(db_dir / CATALOG_FILE) == current[CATALOG_FILE]
     settings = Settings.model_validate(
         {"storage": {"database_dir": str(db_dir)}, "sillytavern": {"data_root": None}}
     )
+    with TestClient(create_app(settings)) as client:
+        # Before the indexer opens the old catalog, the API searches its old index as it is.
+        chat_id = client.get(PREFIX + "/chats").json()["items"][0]["chatId"]
+        for params in ({"q": "dragon"}, {"q": "dragon", "chatId": chat_id}):
+            items = client.get(PREFIX + "/search", params=params).json()["items"]
+            assert [i["where"] for i in items] == ["text"]
+        found = client.get(PREFIX + "/chats", params={"q": "dragon"}).json()["items"]
+        assert [i["chatId"] for i in found] == [chat_id]
+    h = Harness(root, db_dir)  # the indexer opens the catalog: rebuilt
+    h.close()
+    assert schema(db_dir / CATALOG_FILE) == current[CATALOG_FILE]
     with TestClient(create_app(settings)) as client:
 
         def where(q: str) -> set[str]:

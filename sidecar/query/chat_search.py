@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Select, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from sidecar.query.fts_sql import run
+from sidecar.query.fts_sql import chat_column, run
 from sidecar.query.fts_terms import Fragment
 from sidecar.storage.catalog_tables import chats
 
@@ -76,7 +76,7 @@ def _chats_of(conn: Connection, match: str, rare: int) -> set[str] | None:
 
 def _plan(conn: Connection, fragments: list[Fragment], chat_count: int) -> _Plan:
     folded_name = _folded_name(conn)
-    rare = max(RARE_MIN, RARE_PER_CHAT * chat_count)
+    rare = max(RARE_MIN, RARE_PER_CHAT * chat_count) if chat_column(conn) else 1 << 62
     conditions: list[ColumnElement[bool]] = []
     probes: list[Fragment] = []
     for fragment in fragments:

@@ -46,6 +46,13 @@ def run(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
         raise
 
 
+def chat_column(catalog: Connection) -> bool:
+    """Whether the catalog's index is the current one, with its ``chat`` column. A catalog
+    built by an older version keeps its old index until a writer opens it (the indexer, at
+    start); until then searches work without that column, and do not find CJK substrings."""
+    return bool(run(catalog, "SELECT 1 FROM sqlite_master WHERE name = 'messages_fts_seg'", []))
+
+
 def snippet_sql(table: str, cjk: bool) -> str:
     tokens = CJK_SNIPPET_TOKENS if cjk else SNIPPET_TOKENS
     return (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from sidecar.query.fts_sql import CANDIDATES, ids_json, rank, run
+from sidecar.query.fts_sql import CANDIDATES, chat_column, ids_json, rank, run
 from sidecar.query.fts_terms import chat_match
 from sidecar.query.search_scope import Scope
 from sidecar.query.search_types import Found, Hit
@@ -19,11 +19,12 @@ SCORE = "bm25(messages_fts, 1.0, 0.0)"
 def _candidates(catalog: Connection, match: str, scope: Scope) -> tuple[str, list[int]]:
     """The FTS5 query used and the newest CANDIDATES matches within ``scope``."""
     where, params = "", []
-    if scope.chats is not None and len(scope.chats) <= MAX_CHAT_TERMS:
-        match = f"{chat_match([h for _, h in scope.chats])} AND {match}"
-    elif scope.chats is not None:
+    chats = scope.chats
+    if chats is not None and len(chats) <= MAX_CHAT_TERMS and chat_column(catalog):
+        match = f"{chat_match([h for _, h in chats])} AND {match}"
+    elif chats is not None:
         where += " AND m.chat_id IN (SELECT value FROM json_each(?))"
-        params.append(ids_json([chat_id for chat_id, _ in scope.chats]))
+        params.append(ids_json([chat_id for chat_id, _ in chats]))
     if scope.sent_from is not None:
         where += " AND m.send_date >= ?"
         params.append(scope.sent_from)
