@@ -11,6 +11,7 @@ order, stopping once the page is full.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any, cast
@@ -87,7 +88,8 @@ def _plan(conn: Connection, fragments: list[Fragment], chat_count: int) -> _Plan
         elif found is None:
             probes.append(fragment)
         else:
-            conditions.append(or_(in_name, chats.c.chat_id.in_(sorted(found))))
+            listed = func.json_each(json.dumps(sorted(found))).table_valued("value")
+            conditions.append(or_(in_name, chats.c.chat_id.in_(select(listed.c.value))))
     return _Plan(conditions, probes)
 
 
