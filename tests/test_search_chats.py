@@ -145,6 +145,21 @@ def test_finds_every_chat_sillytavern_finds(env: Env, q: str) -> None:
     assert env.found(q) >= sillytavern_finds(q)
 
 
+@pytest.mark.parametrize(
+    "q",
+    ["ante", "LANT ette", "ain", "he", "北京 ante", "025", "025字", "ow", "ead", "-", "a_b", "100%"],
+)
+def test_substring_mode_is_sillytavern_exactly(env: Env, q: str) -> None:
+    assert env.found(q, match="substring") == sillytavern_finds(q)
+
+
+def test_words_mode_is_the_default(env: Env) -> None:
+    assert env.found("ante") == {BOB}  # inside "lantern": Bob's file name only
+    assert env.found("ante", match="words") == {BOB}
+    assert env.found("ante", match="substring") == {MORNING, NIGHT, BOB}
+    assert "error" in env.get(400, q="ante", match="regex")
+
+
 def test_punctuation_fragments_match_file_names_only(env: Env) -> None:
     assert env.found("-") == set(CHATS)  # every file name has " - "
     assert env.found("- lantern") == {MORNING, NIGHT, BOB}

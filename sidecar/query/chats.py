@@ -34,6 +34,7 @@ class ChatFilters:
     group_id: str | None = None
     namespace: str | None = None
     q: str | None = None
+    substring: bool = False  # q matches inside words too (SillyTavern's rule exactly)
 
 
 def chat_item(row: Any) -> dict[str, Any]:
@@ -93,7 +94,9 @@ def list_chats(
         query = select(chats).where(*_conditions(filters, scope))
         if fragments:
             start = None if after is None else str(after[0])
-            rows = search_page(conn, query, fragments, after=start, size=size)
+            rows = search_page(
+                conn, query, fragments, after=start, size=size, substring=filters.substring
+            )
         else:
             if after is not None:
                 query = query.where(chats.c.rel_path > after[0])
