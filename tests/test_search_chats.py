@@ -147,7 +147,20 @@ def test_finds_every_chat_sillytavern_finds(env: Env, q: str) -> None:
 
 @pytest.mark.parametrize(
     "q",
-    ["ante", "LANT ette", "ain", "he", "北京 ante", "025", "025字", "ow", "ead", "-", "a_b", "100%"],
+    [
+        "ante",
+        "LANT ette",
+        "ain",
+        "he",
+        "北京 ante",
+        "025",
+        "025字",
+        "ow",
+        "ead",
+        "-",
+        "a_b",
+        "100%",
+    ],
 )
 def test_substring_mode_is_sillytavern_exactly(env: Env, q: str) -> None:
     assert env.found(q, match="substring") == sillytavern_finds(q)
