@@ -160,6 +160,9 @@ def test_finds_every_chat_sillytavern_finds(env: Env, q: str) -> None:
         "-",
         "a_b",
         "100%",
+        "明天去",
+        "タワーへ",
+        "학교",
     ],
 )
 def test_substring_mode_is_sillytavern_exactly(env: Env, q: str) -> None:

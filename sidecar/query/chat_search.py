@@ -97,7 +97,7 @@ def _plan(conn: Connection, fragments: list[Fragment], chat_count: int, substrin
     for fragment in fragments:
         in_name = func.instr(folded_name, fragment.text) > 0
         found = None if fragment.match is None else _chats_of(conn, fragment.match, rare)
-        if substring:
+        if substring and not fragment.exact:
             probes.append(_Probe(fragment, found if fragment.match else set(), substring=True))
         elif fragment.match is None:
             conditions.append(in_name)

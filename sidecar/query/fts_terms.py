@@ -74,10 +74,12 @@ class Fragment:
     """One whitespace-separated part of a chat search, as SillyTavern's chat search takes it:
     ``text`` (lower-cased) must be in the chat file's name or in one of its messages. ``match``
     is its FTS5 expression over message text, None when it has no letter or digit (it can then
-    only match the file name)."""
+    only match the file name). ``exact`` says the index finds every substring match too: each of
+    its letters and digits is CJK, so no substring of the text can start or end inside a word."""
 
     text: str
     match: str | None
+    exact: bool = False
 
 
 def chat_fragments(q: str) -> list[Fragment]:
@@ -88,4 +90,11 @@ def chat_fragments(q: str) -> list[Fragment]:
     tokens = list(dict.fromkeys(t.casefold() for t in _tokens(q)))
     if len(tokens) > MAX_TOKENS:
         raise InvalidInput(f"Search query q must have at most {MAX_TOKENS} words")
-    return [Fragment(t, text_match([_phrase(t)]) if _searchable(t) else None) for t in tokens]
+    return [
+        Fragment(t, text_match([_phrase(t)]), _all_cjk(t)) if _searchable(t) else Fragment(t, None)
+        for t in tokens
+    ]
+
+
+def _all_cjk(token: str) -> bool:
+    return all(has_cjk(c) for c in token if c.isalnum())
