@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from sidecar import __version__
-from sidecar.cli import importing, index, maintenance, recovery, serve, show_config
+from sidecar.cli import importing, index, install, maintenance, recovery, serve, show_config
 
 
 @click.group()
@@ -24,6 +24,7 @@ for command in (
     maintenance.gc_command,
     maintenance.status_command,
     importing.import_valuetracker,
+    install.install_sillytavern,
 ):
     cli.add_command(command)
 
