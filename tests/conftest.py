@@ -16,6 +16,8 @@ from tests import handsoff_guard
 
 PREFIX = "/api/plugins/valuetracker"
 GUARD = handsoff_guard.install()
+# The end-to-end fixtures (real SillyTavern, sidecar subprocess, headless Chromium).
+pytest_plugins = ["tests.st_harness"]
 
 
 def _hands_off(scope: str) -> Iterator[None]:
