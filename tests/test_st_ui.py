@@ -76,6 +76,8 @@ def test_search_then_click_opens_the_chat_at_the_message(
     type_text(page, "#sidecar_search_from", "01012099")
     page.wait("!document.querySelector('.sidecar-result')", what="no result after 2099")
     type_text(page, "#sidecar_search_from", "01012020")
+    shown = "document.getElementById('sidecar_search_results').dataset.filters"
+    page.wait(f"{shown} === 'c:Aria||2020-01-01|'", what="the results for these filters")
     result = element(page, ".sidecar-result[data-position='3']")
     result.click()
 

@@ -95,7 +95,8 @@ export async function openSearch(initialQuery = '') {
     const summary = el('div', { className: 'sidecar-search-summary', attrs: { 'aria-live': 'polite' } });
     const results = el('div', { className: 'sidecar-search-results', attrs: { id: 'sidecar_search_results' } });
     const state = { query: '', limit: PAGE, raw: 0, run: 0, loading: false };
-    const filters = filterBar(() => search(true));
+    const typed = debounce(() => search(true), TYPING_PAUSE_MS); // also while a date is typed
+    const filters = filterBar(typed);
     const root = el('div', { className: 'sidecar-search' }, el('h3', { text: t`Search every chat` }), input, filters.bar, summary, results);
     const popup = new Popup(root, POPUP_TYPE.DISPLAY, '', { wider: true, large: true, animation: 'fast' });
 
@@ -131,7 +132,8 @@ export async function openSearch(initialQuery = '') {
             summary.textContent = found.hits.length === 0 ? t`No message matches "${q}".`
                 : found.raw >= MAX_HITS ? t`The best ${found.hits.length} matches; add words to narrow the search.`
                     : found.hits.length === 1 ? t`1 match.` : t`${found.hits.length} matches.`;
-            results.dataset.query = q; // results for this query are on screen
+            results.dataset.query = q; // results for this query (and these filters) are on screen
+            results.dataset.filters = [filters.owner, filters.namespace, filters.from, filters.to].map((f) => f.value).join('|');
             fillDates(results, found.hits).catch((error) => { if (!isUnavailable(error)) logError('dates', error); });
         } catch (error) {
             if (run !== state.run) return;
@@ -143,7 +145,6 @@ export async function openSearch(initialQuery = '') {
         }
     }
 
-    const typed = debounce(() => search(true), TYPING_PAUSE_MS);
     input.addEventListener('input', typed);
     input.addEventListener('keydown', (event) => {
         if (event.key === 'Enter') { typed.cancel(); search(true); }
