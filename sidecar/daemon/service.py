@@ -20,11 +20,14 @@ from sidecar.clock import utc_now_iso
 from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
 from sidecar.daemon.publish import events_of
-from sidecar.daemon.wiring import create_indexer, open_catalog, open_line_store
+from sidecar.daemon.wiring import create_indexer, prepare_storage
+from sidecar.errors import Damaged, SidecarError
 from sidecar.events.hub import EventHub
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.scan import QUIET_STATUSES, full_scan
 from sidecar.indexer.update_state import IndexResult
+from sidecar.recovery.retry import RetryQueue
+from sidecar.recovery.startup import Prepared
 from sidecar.sillytavern.discovery import ChatLocation, discover_chats, shown_path
 from sidecar.storage.catalog_queries import catalog_counts, namespaces_in_use
 from sidecar.storage.catalog_tables import chats
@@ -64,6 +67,8 @@ class IndexService:
         self._stopping = threading.Event()
         self._rescanner: threading.Thread | None = None
         self._owners: dict[str, str] = {}
+        self.storage: Prepared | None = None
+        self.retry: RetryQueue | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -73,20 +78,25 @@ class IndexService:
             return
         try:
             self._start(self.root)
+        except Damaged as exc:  # the catalog is damaged: the API serves, indexing waits for repair
+            self.error = exc.message
         except OSError as exc:
             # The API still serves; /healthz reports why indexing is not running.
             self.error = f"cannot watch {self.root}: {exc}"
             log.error("%s", self.error)
 
     def _start(self, root: Path) -> None:
-        self.catalog = open_catalog(self.settings)
-        self.line_store = open_line_store(self.settings)
+        # Storage check and self-repair of derived data (sidecar.recovery.startup).
+        self.storage = prepare_storage(self.settings, self.registry)
+        self.catalog, self.line_store = self.storage.catalog, self.storage.line_store
         self.indexer = create_indexer(
             self.settings, self.registry, self.catalog, self.line_store, root
         )
         watch = self.settings.watch
         self.coalescer = Coalescer(watch.quiet_period_ms / 1000, watch.max_wait_ms / 1000)
         self.worker = WatchWorker(self.coalescer, self._process)
+        self.retry = RetryQueue(self.coalescer.add, self.settings.storage.database_dir)
+        self.retry.start()  # chats that failed for a full disk or a damaged file
         handler = ChatEventHandler(root, self.coalescer.add, self.indexer.discovery)
         self.observer, self.mode = start_observer(
             root, handler, watch.mode, watch.polling_interval_ms / 1000
@@ -112,6 +122,8 @@ class IndexService:
         self._stopping.set()
         if self.observer is not None:
             stop_observer(self.observer)
+        if self.retry is not None:
+            self.retry.stop()
         if self.worker is not None and not self.worker.stop(timeout=5):
             log.warning("the indexer did not finish its current file in time; it will resume")
         if self.line_store is not None:
@@ -144,6 +156,10 @@ class IndexService:
         assert self.indexer is not None
         try:
             result = self.indexer.index_path(path)
+        except SidecarError:  # a storage fault, logged by sidecar.storage.faults: retried
+            if self.retry is not None:
+                self.retry.add(path)
+            return
         except Exception:
             log.exception("indexing %s failed", shown_path(path))
             return
@@ -161,7 +177,10 @@ class IndexService:
 
         def progress(location: ChatLocation, result: IndexResult) -> None:
             done["n"] += 1
-            self._done(result, location.path)
+            if result.status == "failed" and self.retry is not None:
+                self.retry.add(location.path)  # tried again by itself (sidecar.recovery.retry)
+            else:
+                self._done(result, location.path)
             if done["n"] % 20 == 0 or done["n"] == total:
                 self.notifier.status(f"reconciling: {done['n']}/{total} chats")
             if time.monotonic() - done["logged"] >= PROGRESS_LOG_SECONDS:

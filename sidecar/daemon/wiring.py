@@ -10,6 +10,8 @@ from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.namespaces import NamespacePolicy
 from sidecar.indexer.update_state import Stores, UpdateSettings
 from sidecar.locations import find_sillytavern_data_root, looks_like_data_root
+from sidecar.recovery import startup
+from sidecar.recovery.startup import Prepared
 from sidecar.sillytavern.discovery import DiscoveryOptions
 from sidecar.storage.catalog_tables import CatalogBase
 from sidecar.storage.extension_db import Database
@@ -40,6 +42,15 @@ def open_catalog(settings: Settings) -> Database:
 
 def open_line_store(settings: Settings) -> LineStore:
     return LineStore(settings.storage.database_dir / "lines")
+
+
+def prepare_storage(settings: Settings, registry: ExtensionRegistry) -> Prepared:
+    """Check the database folder, heal derived data, open the catalog and line store."""
+    index = settings.index
+    policy = NamespacePolicy(index.namespaces, index.exclude_namespaces, index.namespace_map)
+    return startup.prepare_storage(
+        settings.storage.database_dir, sqlite_options(settings), registry, policy.extension_for
+    )
 
 
 def create_indexer(

@@ -16,6 +16,7 @@ from sidecar.indexer.namespaces import NamespacePolicy
 from sidecar.storage.catalog_queries import namespaces_in_use
 from sidecar.storage.catalog_tables import chats, messages
 from sidecar.storage.extension_db import ExtensionDatabase
+from sidecar.storage.faults import guarded
 from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
 from sidecar.storage.sqlite import SqliteOptions, read_engine
 
@@ -52,7 +53,7 @@ class QueryContext:
                 yield None
                 return
             self._catalog = read_engine(self.catalog_path, self._options)
-        with self._catalog.begin() as conn:
+        with guarded(self.catalog_path), self._catalog.begin() as conn:  # 503 when damaged
             yield conn
 
     def extension_db(self, namespace: str) -> ExtensionDatabase | None:

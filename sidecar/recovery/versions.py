@@ -11,13 +11,14 @@ the header) are read and parsed; unchanged lines are never touched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from sidecar.errors import InvalidInput, NotFound
+from sidecar.errors import Damaged, InvalidInput, LinesMissing, NotFound
 from sidecar.indexer.diff import Block, diff_lines
 from sidecar.indexer.parse import parse_line
 from sidecar.indexer.rebuild import rebuild_version, version_hashes
@@ -208,7 +209,24 @@ def download_name(conn: Connection, chat_id: str) -> str:
 def version_file(conn: Connection, store: LineStore, chat_id: str, version: int) -> bytes:
     """The exact bytes of the file as that version was indexed."""
     _version_row(conn, chat_id, version)
-    return rebuild_version(conn, store, chat_id, version)
+    with lines_needed(chat_id, version):
+        return rebuild_version(conn, store, chat_id, version)
+
+
+@contextmanager
+def lines_needed(chat_id: str, version: int) -> Iterator[None]:
+    """A version whose lines are gone answers so, naming the version (not a 500)."""
+    try:
+        yield
+    except Damaged as exc:
+        raise LinesMissing(
+            f"version {version} of chat {chat_id} cannot be rebuilt: lines missing "
+            f"({exc.file}); the chat's next save stores the lines its file still has"
+        ) from exc
+    except KeyError as exc:  # no line reference at all (lost with a damaged catalog)
+        raise LinesMissing(
+            f"version {version} of chat {chat_id} cannot be rebuilt: lines missing"
+        ) from exc
 
 
 # -- diff ----------------------------------------------------------------------------------------
@@ -269,6 +287,13 @@ def diff_versions(
     _version_row(conn, chat_id, version)
     if against != 0:
         _version_row(conn, chat_id, against)
+    with lines_needed(chat_id, version):
+        return _diff(conn, store, chat_id, version, against)
+
+
+def _diff(
+    conn: Connection, store: LineStore, chat_id: str, version: int, against: int
+) -> dict[str, Any]:
     reader = _Lines(conn, store)
     new = version_hashes(conn, chat_id, version)
     old = version_hashes(conn, chat_id, against) if against != 0 else []

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import Connection, MetaData, select
 
 from sidecar.storage import indexed_tables, schema
+from sidecar.storage.faults import guarded
 from sidecar.storage.fts import ensure_fts
 from sidecar.storage.schema import SCHEMA_VERSION, schema_info
 from sidecar.storage.sqlite import SqliteOptions, read_engine, write_engine
@@ -30,11 +31,18 @@ class Database:
     def __init__(self, path: Path, metadata: MetaData, options: SqliteOptions) -> None:
         self.path = path
         self._write_lock = threading.Lock()
+        created = not path.exists()
         self._writer = write_engine(path, options)
-        with self.write() as conn:
-            metadata.create_all(conn)
-            ensure_fts(conn, metadata)
-            self._after_create(conn)
+        try:
+            with self.write() as conn:
+                metadata.create_all(conn)
+                ensure_fts(conn, metadata)
+                self._after_create(conn)
+        except BaseException:
+            self._writer.dispose()
+            if created:  # a failed create (a full disk) leaves no empty file behind
+                remove_sqlite_files(path)
+            raise
         self._reader = read_engine(path, options)
 
     def _after_create(self, conn: Connection) -> None:
@@ -43,19 +51,32 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed on normal exit, rolled back on an exception."""
-        with self._write_lock, self._writer.begin() as conn:
+        with self.guard(write=True), self._write_lock, self._writer.begin() as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction: one consistent snapshot for several queries."""
-        with self._reader.begin() as conn:
+        with self.guard(), self._reader.begin() as conn:
             yield conn
+
+    def guard(self, *, write: bool = False) -> AbstractContextManager[None]:
+        """Wrap every access to this file (raw connections too) in this: a file known to be
+        damaged answers 503 at once, SQLite errors become ``Damaged``/``DiskFull``
+        (:mod:`sidecar.storage.faults`), and a successful write ends a disk-full state."""
+        return guarded(self.path, write=write)
 
     def close(self) -> None:
         with self._write_lock:
             self._reader.dispose()
             self._writer.dispose()
+
+
+def remove_sqlite_files(path: Path) -> None:
+    """Remove a database file sidecar has just created, with its -wal and -shm files."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").unlink()
 
 
 class ExtensionDatabase(Database):

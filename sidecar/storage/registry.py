@@ -19,9 +19,10 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
 from sidecar.clock import utc_now_iso
-from sidecar.errors import Conflict, InvalidInput, NotFound
+from sidecar.errors import Conflict, Damaged, InvalidInput, NotFound
 from sidecar.ids import check_id, is_valid_id
-from sidecar.storage.extension_db import ExtensionDatabase
+from sidecar.storage.extension_db import ExtensionDatabase, remove_sqlite_files
+from sidecar.storage.faults import FAULTS, guarded
 from sidecar.storage.schema import RegistryBase, extension_records
 from sidecar.storage.sqlite import SqliteOptions, read_snapshot, write_engine
 
@@ -60,11 +61,16 @@ class ExtensionRegistry:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def open(self) -> None:
+        """Load the registrations. A damaged registry does not stop the daemon: it is recorded
+        (every value-tracker route answers 503 naming it) until ``sidecar repair`` fixes it."""
         self.database_dir.mkdir(parents=True, exist_ok=True)
-        self._engine = write_engine(self.database_dir / REGISTRY_FILE, self._options)
-        with self._engine.begin() as conn:
-            RegistryBase.metadata.create_all(conn)
-            rows = conn.execute(select(extension_records)).mappings().all()
+        self._engine = write_engine(self.path, self._options)
+        try:
+            with guarded(self.path, write=True), self._engine.begin() as conn:
+                RegistryBase.metadata.create_all(conn)
+                rows = conn.execute(select(extension_records)).mappings().all()
+        except Damaged:
+            rows = []
         self._records = {
             row["extension_id"]: Registration(
                 row["extension_id"], row["db_file"], bool(row["registered"]), row["created_at"]
@@ -73,6 +79,10 @@ class ExtensionRegistry:
         }
         registered = sum(1 for r in self._records.values() if r.registered)
         log.info("database folder %s: %d registered extension(s)", self.database_dir, registered)
+
+    @property
+    def path(self) -> Path:
+        return self.database_dir / REGISTRY_FILE
 
     def close(self) -> None:
         with self._lock:
@@ -86,13 +96,22 @@ class ExtensionRegistry:
     # -- lookups -----------------------------------------------------------------------------
 
     def get(self, extension_id: str) -> ExtensionDatabase:
-        """The open database of a registered extension; 404 when it is not registered."""
+        """The open database of a registered extension; 404 when it is not registered, 503 when
+        its file (or the registry) is damaged or missing."""
+        FAULTS.check(self.path)
         record = self._records.get(extension_id)
         if record is None or not record.registered:
             raise not_registered(extension_id)
         db = self._open.get(extension_id)
         if db is not None:
             return db
+        path = self.database_dir / record.db_file
+        FAULTS.check(path)
+        if not path.exists():
+            # Never silently start a registered extension over with an empty file.
+            raise FAULTS.damaged(
+                path, f"the file is missing; restore it with sidecar restore-db {extension_id}"
+            )
         with self._lock:
             return self._open_db(self._records.get(extension_id) or record)
 
@@ -105,16 +124,23 @@ class ExtensionRegistry:
         db_file = record.db_file if record is not None else f"{extension_id}.db"
         if not (self.database_dir / db_file).is_file():
             return None
+        FAULTS.check(self.database_dir / db_file)  # 503 for a damaged file
         return self.index_database(extension_id)
 
     def index_database(self, extension_id: str) -> ExtensionDatabase | None:
         """The database chat data of ``extension_id`` is indexed into, registered or not: the
         extension's registered file, else ``<id>.db``. None when that file name belongs to
-        another extension (its ``dbPath``)."""
+        another extension (its ``dbPath``), or when the file is known to be damaged: the
+        chats are indexed without it, and repairing it re-indexes its chats."""
         db = self._open.get(extension_id)
         if db is not None:
             return db
         check_id(extension_id, "extension")
+        record = self._records.get(extension_id)
+        if FAULTS.damage_of(
+            self.database_dir / (record.db_file if record else f"{extension_id}.db")
+        ):
+            return None
         with self._lock:
             record = self._records.get(extension_id)
             if record is None:
@@ -145,6 +171,9 @@ class ExtensionRegistry:
 
     def check(self) -> tuple[bool, str]:
         """Whether the registry database answers (for health checks)."""
+        fault = FAULTS.damage_of(self.path)
+        if fault is not None:
+            return False, f"{fault.shown} is damaged ({fault.reason}); run sidecar repair"
         if self._engine is None:
             return False, "the registry database is not open"
         try:
@@ -178,7 +207,7 @@ class ExtensionRegistry:
         if not path.is_file():
             yield None
             return
-        with read_snapshot(path, self._options) as conn:
+        with guarded(path), read_snapshot(path, self._options) as conn:
             yield conn
 
     # -- changes -----------------------------------------------------------------------------
@@ -187,6 +216,7 @@ class ExtensionRegistry:
         """Register (idempotently) and open or create the database file."""
         check_id(extension_id, "extension")
         db_file = self._db_file_for(extension_id, db_path)
+        FAULTS.check(self.path)
         with self._lock:
             for other in self._records.values():
                 if other.db_file == db_file and other.extension_id != extension_id:
@@ -205,8 +235,16 @@ class ExtensionRegistry:
                 if current is None
                 else replace(current, db_file=db_file, registered=True)
             )
+            path = self.database_dir / db_file
+            created = not path.exists()
             self._open_db(record)
-            self._save(record, now)
+            try:
+                self._save(record, now)
+            except BaseException:
+                if created:  # no half-made registration: no file the registry does not know
+                    self._close_db(extension_id)
+                    remove_sqlite_files(path)
+                raise
             self._records[extension_id] = record
         log.info("registered extension %s (%s)", extension_id, db_file)
 
@@ -245,7 +283,7 @@ class ExtensionRegistry:
                 db = ExtensionDatabase(
                     record.extension_id, self.database_dir / record.db_file, self._options
                 )
-            except (sqlite3.DatabaseError, SQLAlchemyDatabaseError) as exc:
+            except (sqlite3.DatabaseError, SQLAlchemyDatabaseError) as exc:  # not a storage fault
                 log.error("cannot open database of %s: %s", record.extension_id, exc)
                 raise Conflict(
                     f"The database file of extension {record.extension_id} is not a usable "
@@ -268,7 +306,7 @@ class ExtensionRegistry:
             "created_at": record.created_at,
             "updated_at": now,
         }
-        with self._engine.begin() as conn:
+        with guarded(self.path, write=True), self._engine.begin() as conn:
             conn.execute(
                 extension_records.delete().where(
                     extension_records.c.extension_id == record.extension_id
