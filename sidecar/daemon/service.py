@@ -20,12 +20,13 @@ from sidecar.clock import utc_now_iso
 from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
 from sidecar.daemon.publish import events_of
-from sidecar.daemon.wiring import create_indexer, prepare_storage
+from sidecar.daemon.wiring import backup_schedule, create_indexer, prepare_storage
 from sidecar.errors import Damaged, SidecarError
 from sidecar.events.hub import EventHub
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.scan import QUIET_STATUSES, full_scan
 from sidecar.indexer.update_state import IndexResult
+from sidecar.recovery.backup_schedule import BackupSchedule
 from sidecar.recovery.retry import RetryQueue
 from sidecar.recovery.startup import Prepared
 from sidecar.sillytavern.discovery import ChatLocation, discover_chats, shown_path
@@ -69,10 +70,13 @@ class IndexService:
         self._owners: dict[str, str] = {}
         self.storage: Prepared | None = None
         self.retry: RetryQueue | None = None
+        self.backups: BackupSchedule | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.backups = backup_schedule(self.settings, self.registry)  # sidecar.recovery.backup
+        self.backups.start()
         if self.root is None:
             log.warning("no SillyTavern data folder configured: serving the API without indexing")
             return
@@ -120,6 +124,8 @@ class IndexService:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.backups is not None:
+            self.backups.stop()
         if self.observer is not None:
             stop_observer(self.observer)
         if self.retry is not None:
