@@ -27,6 +27,7 @@ from sidecar.recovery.derived import (
     mark_pending,
 )
 from sidecar.recovery.orphans import recreate_chat_rows, remove_orphans, unrebuildable_versions
+from sidecar.recovery.registrations import reregister
 from sidecar.recovery.salvage import Salvaged
 from sidecar.recovery.salvage_files import (
     max_message_uid,
@@ -138,6 +139,8 @@ def run(ctx: RepairContext) -> RepairResult:
         ctx.registry.close()
         ctx.registry.open()
         done(f"{REGISTRY_FILE}: moved aside as {salvaged.aside.name}; salvaged {_counts(salvaged)}")
+        for line in reregister(ctx.registry, ctx.database_dir, ctx.backup_dir):
+            done(line)
     repaired: list[str] = []
     for name in sorted(damaged):
         if name in (REGISTRY_FILE, CATALOG_FILE) or lost_packs.pack_number(name) is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from sidecar.recovery.pack_files import fsync_dir
+from sidecar.storage.faults import FAULTS
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,19 @@ def move_aside(path: Path, when: str, label: str = "damaged") -> Path:
         if source.exists():
             source.rename(f"{target}{suffix}")
     fsync_dir(path.parent)
+    FAULTS.clear(path)  # the name now belongs to the fresh file
     return target
+
+
+def move_back(aside: Path, path: Path) -> None:
+    """Undo :func:`move_aside` after a salvage that failed (the fresh file is discarded)."""
+    for suffix in ("-wal", "-shm", "-journal", ""):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    for suffix in ("-wal", "-shm", ""):
+        source = Path(f"{aside}{suffix}")
+        if source.exists():
+            source.rename(f"{path}{suffix}")
+    fsync_dir(path.parent)
 
 
 def _ro(path: Path) -> sqlite3.Connection:
@@ -172,6 +185,6 @@ def copy_rows(source: Path, dest: sqlite3.Connection, tables: list[str], report:
 
 
 def _insert(dest: sqlite3.Connection, sql: str, rows: list[tuple[object, ...]]) -> int:
-    before = dest.total_changes
-    dest.executemany(sql, rows)
-    return dest.total_changes - before
+    if not rows:
+        return 0
+    return int(dest.executemany(sql, rows).rowcount)  # rows inserted, not trigger changes

@@ -13,11 +13,13 @@ create a fresh file with the current schema, and copy every readable row into it
 from __future__ import annotations
 
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from sidecar.clock import utc_now_iso
-from sidecar.recovery.salvage import Salvaged, copy_rows, move_aside, stamp
+from sidecar.recovery.salvage import Salvaged, copy_rows, move_aside, move_back, stamp
 from sidecar.storage.catalog_tables import CatalogBase
 from sidecar.storage.extension_db import EXTENSION_METADATA, Database, ExtensionDatabase
 from sidecar.storage.schema import RegistryBase
@@ -37,11 +39,26 @@ def _fill(path: Path, source: Path, tables: list[str], report: Salvaged) -> sqli
     return dest
 
 
-def salvage_extension(path: Path, extension_id: str, options: SqliteOptions) -> Salvaged:
+@contextmanager
+def _fresh(path: Path) -> Iterator[Salvaged]:
+    """Move ``path`` aside; if the salvage fails, put it back as it was."""
     aside = move_aside(path, stamp())
-    report = Salvaged(aside)
-    ExtensionDatabase(extension_id, path, options).close()
-    with closing(_fill(path, aside, EXTENSION_TABLES, report)) as dest:
+    try:
+        yield Salvaged(aside)
+    except BaseException:
+        move_back(aside, path)
+        raise
+
+
+def salvage_extension(path: Path, extension_id: str, options: SqliteOptions) -> Salvaged:
+    with _fresh(path) as report:
+        ExtensionDatabase(extension_id, path, options).close()
+        _salvage_extension(path, report)
+    return report
+
+
+def _salvage_extension(path: Path, report: Salvaged) -> None:
+    with closing(_fill(path, report.aside, EXTENSION_TABLES, report)) as dest:
         now = utc_now_iso()
         orphans = dest.execute(
             "SELECT DISTINCT character_id FROM instances "
@@ -65,30 +82,27 @@ def salvage_extension(path: Path, extension_id: str, options: SqliteOptions) -> 
         )
         report.copied["reattached"] = len(orphans) + len(loose)
         dest.execute("COMMIT")
-    return report
 
 
 def salvage_catalog(path: Path, options: SqliteOptions, min_next_uid: int = 0) -> Salvaged:
     """``min_next_uid``: one past the highest message id used in any extension database."""
-    aside = move_aside(path, stamp())
-    report = Salvaged(aside)
-    Database(path, CatalogBase.metadata, options).close()
-    with closing(_fill(path, aside, CATALOG_TABLES, report)) as dest:
-        dest.execute("UPDATE chats SET sync = 'pending'")
-        top = max(_old_sequence(aside), min_next_uid, _max_uid(dest))
-        dest.execute("DELETE FROM sqlite_sequence WHERE name = 'messages'")
-        dest.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)", (top,))
-        dest.execute("COMMIT")
+    with _fresh(path) as report:
+        Database(path, CatalogBase.metadata, options).close()
+        with closing(_fill(path, report.aside, CATALOG_TABLES, report)) as dest:
+            dest.execute("UPDATE chats SET sync = 'pending'")
+            top = max(_old_sequence(report.aside), min_next_uid, _max_uid(dest))
+            dest.execute("DELETE FROM sqlite_sequence WHERE name = 'messages'")
+            dest.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)", (top,))
+            dest.execute("COMMIT")
     return report
 
 
 def salvage_registry(path: Path, options: SqliteOptions) -> Salvaged:
-    aside = move_aside(path, stamp())
-    report = Salvaged(aside)
-    Database(path, RegistryBase.metadata, options).close()
-    tables = [t.name for t in RegistryBase.metadata.sorted_tables]
-    with closing(_fill(path, aside, tables, report)) as dest:
-        dest.execute("COMMIT")
+    with _fresh(path) as report:
+        Database(path, RegistryBase.metadata, options).close()
+        tables = [t.name for t in RegistryBase.metadata.sorted_tables]
+        with closing(_fill(path, report.aside, tables, report)) as dest:
+            dest.execute("COMMIT")
     return report
 
 
@@ -98,7 +112,7 @@ def _max_uid(conn: sqlite3.Connection) -> int:
 
 def _old_sequence(aside: Path) -> int:
     try:
-        with closing(sqlite3.connect(f"file:{aside}?mode=ro", uri=True)) as conn:
+        with closing(sqlite3.connect(f"file:{quote(str(aside))}?mode=ro", uri=True)) as conn:
             row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
     except sqlite3.DatabaseError:
         return 0
@@ -108,7 +122,7 @@ def _old_sequence(aside: Path) -> int:
 def max_message_uid(path: Path) -> int:
     """The highest message id an extension database's rows use (0 if unreadable)."""
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        with closing(sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)) as conn:
             top = 0
             for table in ("message_data", "data_history"):
                 row = conn.execute(f"SELECT max(msg_uid) FROM {table}").fetchone()
