@@ -32,8 +32,14 @@ def index(config_path: Path | None, **flags: Any) -> None:
         )
     try:
         with hold_lock(settings.storage.database_dir):
-            run_index(settings, root, Console(stderr=False))
+            summary = run_index(settings, root, Console(stderr=False))
     except DatabaseLocked as exc:
         raise click.ClickException(
             f"{exc.message}: a running sidecar indexes by itself; stop it to run 'sidecar index'"
         ) from None
+    failed = [reason for _path, _line, reason in summary.problems if "indexing failed" in reason]
+    if summary.statuses.get("failed"):
+        raise click.ClickException(
+            f"{summary.statuses['failed']} of {summary.files} chat files failed to index "
+            f"({failed[0] if failed else 'see the log'}); run sidecar index again"
+        )

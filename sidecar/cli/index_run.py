@@ -17,12 +17,7 @@ from rich.progress import (
 )
 
 from sidecar.config import Settings
-from sidecar.daemon.wiring import (
-    create_indexer,
-    create_registry,
-    open_catalog,
-    open_line_store,
-)
+from sidecar.daemon.wiring import create_indexer, create_registry, prepare_storage
 from sidecar.indexer.retention import apply_retention
 from sidecar.indexer.scan import ScanSummary, full_scan, plan
 from sidecar.indexer.update_state import IndexResult
@@ -41,8 +36,15 @@ def _size(path: Path) -> int:
 def run_index(settings: Settings, root: Path, console: Console) -> ScanSummary:
     registry = create_registry(settings)
     registry.open()
-    catalog = open_catalog(settings)
-    line_store = open_line_store(settings)
+    try:
+        # Check every file and heal derived data first (sidecar.recovery.startup).
+        prepared = prepare_storage(settings, registry)
+    except BaseException:
+        registry.close()
+        raise
+    catalog, line_store = prepared.catalog, prepared.line_store
+    for sentence in prepared.healed:
+        console.print(f"self-repair: {sentence}", markup=False, highlight=False)
     try:
         indexer = create_indexer(settings, registry, catalog, line_store, root)
         locations = plan(indexer)

@@ -6,26 +6,17 @@ writes succeed again or free space grows. No restart, no waiting for the periodi
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from sidecar.storage.faults import FAULTS, FaultBook
+from sidecar.storage.faults import FAULTS, FaultBook, free_bytes
 
 log = logging.getLogger("sidecar.daemon")
 
 FIRST_DELAY = 1.0
 LONGEST_DELAY = 30.0
 _POLL = 0.5  # how often free space is looked at while waiting
-
-
-def free_bytes(folder: Path) -> int:
-    try:
-        stat = os.statvfs(folder)
-    except OSError:
-        return 0
-    return stat.f_bavail * stat.f_frsize
 
 
 class RetryQueue:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -40,6 +41,8 @@ _DAMAGE_TEXT = (
 _FULL_TEXT = ("database or disk is full",)
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 FULL_LOG_SECONDS = 60.0
+CLEAR_SECONDS = 5.0  # a full disk ends with a write that succeeds this long after a failure
+ROOM_BYTES = 32 << 20  # ... or, when nothing writes, once this much space is free
 REPAIR_HINT = "run sidecar repair (sidecar repair --dry-run says what it will do)"
 
 
@@ -89,6 +92,7 @@ class Fault:
 class _FullState:
     shown: str
     since: float
+    last_failure: float
     failures: int = 1
     logged_at: float = 0.0
     unlogged: int = 0
@@ -154,7 +158,7 @@ class FaultBook:
         with self._lock:
             state = self._full.get(folder)
             if state is None:
-                state = _FullState(shown, time.time(), logged_at=now)
+                state = _FullState(shown, time.time(), now, logged_at=now)
                 self._full[folder] = state
                 self.space_back.clear()
                 log.error(
@@ -165,6 +169,7 @@ class FaultBook:
             else:
                 state.failures += 1
                 state.unlogged += 1
+                state.last_failure = now
                 if now - state.logged_at >= FULL_LOG_SECONDS:
                     log.error(
                         "disk still full: %s (%d more writes failed in the last %.0f s)",
@@ -174,20 +179,30 @@ class FaultBook:
         return disk_full_error(folder, shown)
 
     def wrote(self, folder: Path) -> None:
-        """A write in ``folder`` succeeded: if the disk was full, it is not any more."""
+        """A write in ``folder`` succeeded: if the disk was full and no write failed for
+        :data:`CLEAR_SECONDS` (small writes still fit in a nearly full disk; a flapping state
+        would flood the log), it is not any more."""
         if not self._full:
             return
-        folder = folder.absolute()
+        self._end_full(folder.absolute(), lambda _state: True)
+
+    def _end_full(self, folder: Path, really: Callable[[_FullState], bool]) -> None:
         with self._lock:
-            state = self._full.pop(folder, None)
-            if state is not None and not self._full:
+            state = self._full.get(folder)
+            if state is None or self._clock() - state.last_failure < CLEAR_SECONDS:
+                return
+            if not really(state):
+                return
+            del self._full[folder]
+            if not self._full:
                 self.space_back.set()
-        if state is not None:
-            log.warning("disk has space again: %s (%d writes had failed)", folder, state.failures)
+        log.warning("disk has space again: %s (%d writes had failed)", folder, state.failures)
 
     def full_under(self, folder: Path) -> str | None:
         """The disk-full message for ``folder`` while the disk is full there, else None."""
         folder = folder.absolute()
+        if folder in self._full:  # nothing written for a while: look at the free space
+            self._end_full(folder, lambda _state: has_room(folder))
         with self._lock:
             state = self._full.get(folder)
         return None if state is None else disk_full_error(folder, state.shown).message
@@ -214,6 +229,23 @@ class FaultBook:
             ],
             "diskFull": self.full_under(folder),
         }
+
+
+def free_bytes(folder: Path) -> int:
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return 0
+    return stat.f_bavail * stat.f_frsize
+
+
+def has_room(folder: Path) -> bool:
+    """Free space of at least :data:`ROOM_BYTES` or a tenth of the file system."""
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize >= min(ROOM_BYTES, stat.f_blocks * stat.f_frsize // 10)
 
 
 def damaged_error(fault: Fault) -> Damaged:
