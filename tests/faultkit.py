@@ -65,6 +65,10 @@ def smash_page(path: Path, table: str | None = None, *, seed: int = 13) -> int:
 
 
 def truncate(path: Path, keep: float = 0.5) -> None:
+    """Cut a file short (a database is checkpointed first, so its pages are in the file)."""
+    if path.suffix == ".db":
+        with closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     size = path.stat().st_size
     os.truncate(path, int(size * keep) // 4096 * 4096 or 1024)
 
@@ -125,12 +129,13 @@ class Daemon:
     def api(self, method: str, path: str, ext: str | None = None, **kw: Any) -> httpx.Response:
         return self.request(method, PREFIX + path, ext, **kw)
 
-    def indexed(self, chats: int = len(CHATS)) -> bool:
+    def indexed(self, chats: int | None = len(CHATS)) -> bool:
+        """The first pass is over and nothing is queued (and ``chats`` are catalogued)."""
         status = self.api("GET", "/status").json()
-        return status.get("chats") == chats and not status.get("reconciling") and (
-            status.get("queueDepth") == 0)  # fmt: skip
+        counted = chats is None or status.get("chats") == chats
+        return counted and not status.get("reconciling") and status.get("queueDepth") == 0
 
-    def wait_indexed(self, chats: int = len(CHATS)) -> None:
+    def wait_indexed(self, chats: int | None = len(CHATS)) -> None:
         wait_until(lambda: self.indexed(chats), timeout=60)
 
 

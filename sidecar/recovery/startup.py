@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sidecar.errors import Damaged
 from sidecar.recovery import lost_packs
-from sidecar.recovery.checks import CheckReport, check_folder
+from sidecar.recovery.checks import CheckReport, FileProblem, check_folder
 from sidecar.recovery.derived import (
     ExtensionFor,
     chats_with_lines,
@@ -71,6 +71,14 @@ def prepare_storage(
     registered = {r.extension_id: r.db_file for r in registry.registrations()}
     report = check_folder(database_dir, registered)
     record(report, database_dir)
+    for registration in registry.registrations():
+        path = database_dir / registration.db_file
+        if registration.registered and not path.exists():  # never started over empty
+            restore = f"restore it with sidecar restore-db {registration.extension_id}"
+            report.damaged[path.name] = FileProblem(
+                path, path.name, f"the file is missing; {restore}"
+            )
+            FAULTS.damaged(path, report.damaged[path.name].reason)
     log.info(
         "checked the database folder in %.1f s: %s",
         report.seconds,

@@ -31,7 +31,7 @@ from sidecar.errors import Damaged, DiskFull, SidecarError
 
 log = logging.getLogger("sidecar.storage")
 
-SQLITE_CORRUPT, SQLITE_FULL, SQLITE_NOTADB = 11, 13, 26
+SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_NOTADB = 10, 11, 13, 26
 _DAMAGE_TEXT = (
     "file is not a database",
     "database disk image is malformed",
@@ -57,7 +57,8 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 
 def classify(exc: BaseException) -> str | None:
-    """``"damaged"``, ``"full"`` or None (not a storage fault: a bug or a busy database)."""
+    """``"damaged"``, ``"full"``, ``"io"`` (an I/O error: a full disk when there is no room, see
+    :func:`guarded`) or None (not a storage fault: a bug or a busy database)."""
     for cause in _causes(exc):
         if isinstance(cause, OSError) and cause.errno in _FULL_ERRNOS:
             return "full"
@@ -69,6 +70,8 @@ def classify(exc: BaseException) -> str | None:
                 return "full"
             if primary in (SQLITE_CORRUPT, SQLITE_NOTADB) or any(t in text for t in _DAMAGE_TEXT):
                 return "damaged"
+            if primary == SQLITE_IOERR:  # creating -wal/-shm on a full disk says only this
+                return "io"
     return None
 
 
@@ -239,13 +242,13 @@ def free_bytes(folder: Path) -> int:
     return stat.f_bavail * stat.f_frsize
 
 
-def has_room(folder: Path) -> bool:
-    """Free space of at least :data:`ROOM_BYTES` or a tenth of the file system."""
+def has_room(folder: Path, room: int = ROOM_BYTES) -> bool:
+    """Free space of at least ``room`` bytes or a tenth of the file system."""
     try:
         stat = os.statvfs(folder)
     except OSError:
-        return False
-    return stat.f_bavail * stat.f_frsize >= min(ROOM_BYTES, stat.f_blocks * stat.f_frsize // 10)
+        return True  # cannot tell: not a full disk as far as we know
+    return stat.f_bavail * stat.f_frsize >= min(room, stat.f_blocks * stat.f_frsize // 10)
 
 
 def damaged_error(fault: Fault) -> Damaged:
@@ -283,7 +286,7 @@ def guarded(
         kind = classify(exc)
         if kind == "damaged":
             raise book.damaged(path, describe(exc), shown) from exc
-        if kind == "full":
+        if kind == "full" or (kind == "io" and not has_room(path.parent, 1 << 20)):
             raise book.full(path.parent, shown or path.name) from exc
         raise
     if write:

@@ -122,9 +122,9 @@ class ExtensionRegistry:
             return db
         record = self._records.get(extension_id)
         db_file = record.db_file if record is not None else f"{extension_id}.db"
+        FAULTS.check(self.database_dir / db_file)  # 503 for a damaged or missing file
         if not (self.database_dir / db_file).is_file():
             return None
-        FAULTS.check(self.database_dir / db_file)  # 503 for a damaged file
         return self.index_database(extension_id)
 
     def index_database(self, extension_id: str) -> ExtensionDatabase | None:
