@@ -18,7 +18,7 @@ from tests import faultkit as fk
 from tests.dbdump import differences, dump_folder
 from tests.live_server import wait_until
 
-Damage = Callable[[Path], None]
+Damage = Callable[[Path], object]
 
 
 @dataclass(frozen=True)
