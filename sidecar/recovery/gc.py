@@ -41,6 +41,7 @@ from sidecar.recovery.pack_files import (
     copy_lines,
     fsync_dir,
     list_packs,
+    pack_header,
     pack_path,
     packs_size,
 )
@@ -157,7 +158,11 @@ def _compact(catalog: Database, store_dir: Path, report: GcReport, limit: int = 
     for _digest, pack, _offset, length in live:
         live_bytes[pack] += length
     # Packs with dead bytes are rewritten; packs nothing refers to are simply deleted.
-    dirty = {pack for pack, size in packs.items() if size > live_bytes.get(pack, 0)}
+    dirty = {
+        pack
+        for pack, size in packs.items()
+        if size > live_bytes.get(pack, 0) + pack_header(store_dir, pack)
+    }
     if not dirty:
         return
     writer = PackWriter(store_dir, max(packs) + 1, limit)
@@ -166,7 +171,9 @@ def _compact(catalog: Database, store_dir: Path, report: GcReport, limit: int = 
         writer.close()
         fsync_dir(store_dir)
         with catalog.write() as conn:
-            executemany(conn, "UPDATE lines SET pack = ?, offset = ? WHERE hash = ?", moves)
+            executemany(
+                conn, "UPDATE lines SET pack = ?, offset = ?, length = ? WHERE hash = ?", moves
+            )
     except BaseException:
         writer.discard()
         raise

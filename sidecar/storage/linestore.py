@@ -14,10 +14,12 @@ import errno
 import os
 import re
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from sidecar.errors import Damaged
+from sidecar.storage import pack_codec
 from sidecar.storage.faults import FAULTS
 
 PACK_LIMIT = 1 << 30  # start a new pack file after 1 GiB
@@ -44,11 +46,17 @@ class LineStore:
             int(m.group(1)) for p in directory.iterdir() if (m := _PACK_NAME.fullmatch(p.name))
         )
         self._pack = packs[-1] if packs else 1
+        self._compressed: dict[int, bool] = {}  # pack -> whether its lines are deflated
         self._fd = self._open_for_append(self._pack)
         self._size = os.fstat(self._fd).st_size
         self._buffer = bytearray()
         self._dirty = False
         self._readers: dict[int, int] = {}
+        if not self._compressed[self._pack]:  # a pack from before compression: start a new one
+            os.close(self._fd)
+            self._pack += 1
+            self._fd = self._open_for_append(self._pack)
+            self._size = os.fstat(self._fd).st_size
         # pack -> bytes it still holds, for packs that are missing or shorter than the catalog
         # says (found at start by ``sidecar.maintenance.checks``, or by a read): lines stored
         # past that are lost, and a save of a chat holding them stores them again.
@@ -82,7 +90,30 @@ class LineStore:
         return self.directory / f"pack-{pack:06d}.bin"
 
     def _open_for_append(self, pack: int) -> int:
-        return os.open(self._path(pack), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        """Open a pack to append to; an empty one gets the header of a compressed pack (read
+        back by a separate descriptor: the append one is write-only)."""
+        fd = os.open(self._path(pack), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if os.fstat(fd).st_size == 0:
+            try:
+                os.write(fd, pack_codec.MAGIC)
+            except OSError as exc:
+                os.close(fd)
+                raise self._fault(exc) from exc
+            self._compressed[pack] = True
+        else:
+            self._compressed[pack] = self._pack_compressed(pack)
+        return fd
+
+    def _pack_compressed(self, pack: int) -> bool:
+        found = self._compressed.get(pack)
+        if found is None:
+            fd = os.open(self._path(pack), os.O_RDONLY)
+            try:
+                found = pack_codec.is_compressed(fd)
+            finally:
+                os.close(fd)
+            self._compressed[pack] = found
+        return found
 
     def append(self, data: bytes) -> LineRef:
         """Append one line; call :meth:`sync` before committing references to it."""
@@ -94,7 +125,9 @@ class LineStore:
                 os.close(self._fd)
                 self._pack += 1
                 self._fd = self._open_for_append(self._pack)
-                self._size = 0
+                self._size = os.fstat(self._fd).st_size  # the header of a compressed pack
+            if self._compressed[self._pack]:
+                data = pack_codec.encode(data)
             ref = LineRef(self._pack, self._size, len(data))
             self._buffer += data
             self._size += len(data)
@@ -137,6 +170,39 @@ class LineStore:
             self._dirty = False
 
     def read(self, ref: LineRef) -> bytes:
+        """The line at ``ref`` (decompressed)."""
+        data = self._read_stored(ref)
+        return self._decode(ref.pack, data) if self._pack_compressed(ref.pack) else data
+
+    def _decode(self, pack: int, stored: bytes) -> bytes:
+        try:
+            return pack_codec.decode(stored)
+        except zlib.error:
+            reason = "a stored line cannot be decompressed (overwritten bytes)"
+            raise FAULTS.damaged(self._path(pack), reason, self.shown(pack)) from None
+
+    def read_many(self, refs: list[LineRef]) -> list[bytes]:
+        """The lines at ``refs``, reading each run of lines stored back to back with one read
+        (a version's lines were mostly appended in order, so this is a few large reads)."""
+        out: list[bytes] = []
+        i = 0
+        while i < len(refs):
+            j, end = i + 1, refs[i].offset + refs[i].length
+            while j < len(refs) and refs[j].pack == refs[i].pack and refs[j].offset == end:
+                end += refs[j].length
+                j += 1
+            first = refs[i]
+            block = self._read_stored(LineRef(first.pack, first.offset, end - first.offset))
+            compressed = self._pack_compressed(first.pack)
+            position = 0
+            for ref in refs[i:j]:
+                stored = block[position : position + ref.length]
+                out.append(self._decode(first.pack, stored) if compressed else stored)
+                position += ref.length
+            i = j
+        return out
+
+    def _read_stored(self, ref: LineRef) -> bytes:
         with self._lock:
             self._check_open()
             if ref.pack == self._pack and self._buffer:
