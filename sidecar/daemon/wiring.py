@@ -19,7 +19,7 @@ from sidecar.recovery.derived import extension_chats, mark_pending
 from sidecar.recovery.repair import RepairContext
 from sidecar.recovery.startup import Prepared
 from sidecar.sillytavern.discovery import DiscoveryOptions, locate_chat
-from sidecar.storage.catalog_tables import CatalogBase
+from sidecar.storage.catalog import CatalogDatabase
 from sidecar.storage.extension_db import Database
 from sidecar.storage.linestore import LineStore
 from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
@@ -44,11 +44,9 @@ def create_registry(settings: Settings) -> ExtensionRegistry:
     return ExtensionRegistry(settings.storage.database_dir, sqlite_options(settings))
 
 
-def open_catalog(settings: Settings) -> Database:
+def open_catalog(settings: Settings) -> CatalogDatabase:
     settings.storage.database_dir.mkdir(parents=True, exist_ok=True)
-    return Database(
-        settings.storage.database_dir / CATALOG_FILE, CatalogBase.metadata, sqlite_options(settings)
-    )
+    return CatalogDatabase(settings.storage.database_dir / CATALOG_FILE, sqlite_options(settings))
 
 
 def open_line_store(settings: Settings) -> LineStore:

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, desc, select
 
 from sidecar.clock import utc_now_iso
 from sidecar.indexer import extsync
+from sidecar.indexer.feed import announce_chat
 from sidecar.indexer.update import ChatUpdate
 from sidecar.indexer.update_settle import settle_if_pending
 from sidecar.indexer.update_state import IndexResult, Stores, UpdateSettings
@@ -188,6 +189,8 @@ class ChatIndexer:
                     missing_since=None,
                 )
             )
+            announce_chat(conn, "renamed", chat.chat_id, user=loc.user, at=utc_now_iso(),
+                          message_count=chat.message_count)  # fmt: skip
             log.info("chat %s renamed: %s -> %s", chat.chat_id, chat.rel_path, loc.relative_path)
             return self._chat_at(conn, loc.relative_path), chat.rel_path
 
@@ -218,12 +221,15 @@ class ChatIndexer:
             return IndexResult(
                 chat.chat_id, "renamed", messages=chat.message_count, renamed_from=chat.rel_path
             )
+        now = utc_now_iso()
         with self.catalog.write() as conn:
             conn.execute(
                 chats.update()
                 .where(chats.c.chat_id == chat.chat_id)
-                .values(state="missing", missing_since=utc_now_iso())
+                .values(state="missing", missing_since=now)
             )
+            announce_chat(conn, "missing", chat.chat_id, user=chat.user, at=now,
+                          message_count=chat.message_count)  # fmt: skip
         log.info("chat %s is missing: %s", chat.chat_id, rel_path)
         return IndexResult(chat.chat_id, "missing", messages=chat.message_count)
 
@@ -273,6 +279,8 @@ class ChatIndexer:
                     state=_state_back(conn, original.chat_id),
                 )
             )
+            announce_chat(conn, "renamed", original.chat_id, user=copy.user, at=utc_now_iso(),
+                          message_count=original.message_count)  # fmt: skip
         log.info("chat %s renamed: %s -> %s", original.chat_id, original.rel_path, copy.rel_path)
 
     def catalogued_under(self, folder: Path) -> list[Path]:

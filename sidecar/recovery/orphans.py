@@ -14,7 +14,8 @@ from sidecar.errors import NotFound
 from sidecar.indexer.rebuild import version_hashes
 from sidecar.indexer.versions import apply_ops, pack_hashes
 from sidecar.sillytavern.discovery import ChatLocation
-from sidecar.storage.catalog_tables import CatalogBase, chats
+from sidecar.storage.catalog import CatalogDatabase
+from sidecar.storage.catalog_tables import chats
 from sidecar.storage.extension_db import Database
 from sidecar.storage.registry import ExtensionRegistry
 from sidecar.storage.sqlite import SqliteOptions, executemany, fetchall
@@ -27,7 +28,7 @@ def recreate_chat_rows(
     last version, marked for a resync. Returns how many."""
     if locate is None:
         return 0
-    catalog = Database(catalog_path, CatalogBase.metadata, SqliteOptions())
+    catalog = CatalogDatabase(catalog_path, SqliteOptions())
     made = 0
     try:
         with catalog.write() as conn:

@@ -36,7 +36,7 @@ from sidecar.recovery.salvage_files import (
     salvage_registry,
 )
 from sidecar.sillytavern.discovery import ChatLocation
-from sidecar.storage.catalog_tables import CatalogBase
+from sidecar.storage.catalog import CatalogDatabase
 from sidecar.storage.extension_db import Database
 from sidecar.storage.faults import FAULTS
 from sidecar.storage.linestore import LineStore
@@ -166,7 +166,7 @@ def run(ctx: RepairContext) -> RepairResult:
             f"{CATALOG_FILE}: moved aside as {salvaged.aside.name}; "
             f"salvaged {_counts(salvaged)}{regained if back else ''}"
         )
-    catalog = Database(catalog_path, CatalogBase.metadata, ctx.options)
+    catalog = CatalogDatabase(catalog_path, ctx.options)
     store = LineStore(ctx.database_dir / lost_packs.LINES_DIR)
     try:
         _lines_and_reindex(ctx, result, catalog, store, repaired)

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from sidecar.clock import utc_now_iso
 from sidecar.recovery.salvage import Salvaged, copy_rows, move_aside, move_back, stamp
+from sidecar.storage.catalog import CatalogDatabase
 from sidecar.storage.catalog_tables import CatalogBase
 from sidecar.storage.extension_db import EXTENSION_METADATA, Database, ExtensionDatabase
 from sidecar.storage.schema import RegistryBase
@@ -87,7 +88,7 @@ def _salvage_extension(path: Path, report: Salvaged) -> None:
 def salvage_catalog(path: Path, options: SqliteOptions, min_next_uid: int = 0) -> Salvaged:
     """``min_next_uid``: one past the highest message id used in any extension database."""
     with _fresh(path) as report:
-        Database(path, CatalogBase.metadata, options).close()
+        CatalogDatabase(path, options).close()
         with closing(_fill(path, report.aside, CATALOG_TABLES, report)) as dest:
             dest.execute("UPDATE chats SET sync = 'pending'")
             top = max(_old_sequence(report.aside), min_next_uid, _max_uid(dest))

@@ -31,8 +31,7 @@ from sidecar.recovery.derived import (
     mark_pending,
 )
 from sidecar.recovery.salvage_files import salvage_extension
-from sidecar.storage.catalog_tables import CatalogBase
-from sidecar.storage.extension_db import Database
+from sidecar.storage.catalog import CatalogDatabase
 from sidecar.storage.faults import FAULTS
 from sidecar.storage.linestore import LineStore
 from sidecar.storage.registry import CATALOG_FILE, REGISTRY_FILE, ExtensionRegistry
@@ -43,7 +42,7 @@ log = logging.getLogger("sidecar.storage")
 
 @dataclass
 class Prepared:
-    catalog: Database
+    catalog: CatalogDatabase
     line_store: LineStore
     report: CheckReport
     healed: list[str] = field(default_factory=list)  # what was done, one sentence each
@@ -88,7 +87,7 @@ def prepare_storage(
     if catalog_fault is not None:
         what = f"{catalog_fault.shown} is damaged ({catalog_fault.reason})"
         raise Damaged(f"indexing is stopped: {what}; run sidecar repair", catalog_fault.shown)
-    catalog = Database(database_dir / CATALOG_FILE, CatalogBase.metadata, options)
+    catalog = CatalogDatabase(database_dir / CATALOG_FILE, options)
     line_store = LineStore(database_dir / lost_packs.LINES_DIR)
     for pack, present in report.lost_packs.items():
         line_store.mark_lost(pack, present)
