@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 
@@ -15,10 +16,8 @@ def folder_bytes(folder: Path) -> int:
     total = 0
     for dirpath, _dirs, files in os.walk(folder):
         for name in files:
-            try:
+            with suppress(OSError):  # a -wal or -shm file removed while we looked
                 total += os.stat(os.path.join(dirpath, name)).st_blocks * 512
-            except OSError:
-                pass  # a -wal or -shm file removed while we looked
     return total
 
 

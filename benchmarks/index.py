@@ -235,9 +235,8 @@ def run(work: Path, args: argparse.Namespace) -> None:
 
     print("\n== full index (full_scan into empty databases)")
     summary: ScanSummary
-    with PeakSampler(work / "db-full") as sampler:
-        with opened(root, work / "db-full") as indexer:
-            summary, full_s = timed(lambda: full_scan(indexer), args.profile)
+    with PeakSampler(work / "db-full") as sampler, opened(root, work / "db-full") as indexer:
+        summary, full_s = timed(lambda: full_scan(indexer), args.profile)
     at_rest = folder_bytes(work / "db-full")
     on_disk = folder_bytes(root)
     full_ratio = full_s / base_s

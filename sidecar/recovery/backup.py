@@ -106,6 +106,10 @@ def backup_now(
     """Back up the registry and every extension database that exists; prune to ``keep``."""
     created = stamp()
     backup_dir.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while (backup_dir / created).exists():  # two backups within a second
+        n += 1
+        created = f"{stamp()}-{n}"
     partial = backup_dir / f".{created}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()

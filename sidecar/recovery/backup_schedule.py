@@ -24,7 +24,7 @@ def age_hours(backup_dir: Path) -> float | None:
     backups = list_backups(backup_dir)
     if not backups:
         return None
-    taken = datetime.strptime(backups[0].created[:16], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    taken = datetime.strptime(backups[0].created[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
     return (datetime.now(UTC) - taken).total_seconds() / 3600
 
 

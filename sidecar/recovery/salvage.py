@@ -96,21 +96,25 @@ class _TableReader:
             raise
 
     def rows(self) -> Iterator[tuple[object, ...]]:
-        position = -MAX_ROWID - 1
+        position, batch = -MAX_ROWID - 1, _BATCH
         while position <= MAX_ROWID and self.failed < MAX_FAILED_READS:
             try:
-                batch = self._query(f"rowid >= ? ORDER BY rowid LIMIT {_BATCH}", (position,))
+                rows = self._query(f"rowid >= ? ORDER BY rowid LIMIT {batch}", (position,))
             except sqlite3.DatabaseError:
-                resume = self._skip(position)
+                if batch > 1:  # the damage may be further on: read less at a time
+                    batch //= 2
+                    continue
+                resume = self._skip(position)  # the next row cannot be read: skip past it
                 if resume is None:
                     return
                 yield from self._narrow(position, resume - 1)
-                position = resume
+                position, batch = resume, _BATCH
                 continue
-            if not batch:
+            if not rows:
                 return
-            yield from batch
-            position = int(batch[-1][0]) + 1  # type: ignore[call-overload]
+            yield from rows
+            position = int(rows[-1][0]) + 1  # type: ignore[call-overload]
+            batch = min(batch * 2, _BATCH)
 
     def _skip(self, start: int) -> int | None:
         """The first rowid after ``start`` from which reading works again (None: none)."""
