@@ -181,3 +181,18 @@ def file_size(path: Path) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0
+
+
+def describe_folder(database_dir: Path, registered: dict[str, str]) -> list[str]:
+    """What ``sidecar status`` and ``sidecar gc`` say about the files: damaged ones, lost lines
+    and the versions that need them. Read-only."""
+    from sidecar.recovery.orphans import lost_versions_in  # noqa: PLC0415 - only for this report
+
+    report = check_folder(database_dir, registered)
+    said = [f"{shown}: {problem.reason}" for shown, problem in sorted(report.damaged.items())]
+    if report.unchecked:
+        said.append(f"not fully checked (time budget): {', '.join(report.unchecked)}")
+    if report.lost_packs and CATALOG_FILE not in report.damaged:
+        said.append(f"{report.lost_lines} lines lost from the line store")
+        said += lost_versions_in(database_dir / CATALOG_FILE, report.lost_packs)
+    return said

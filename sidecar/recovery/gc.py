@@ -155,13 +155,18 @@ def _compact(catalog: Database, store_dir: Path, report: GcReport, limit: int = 
     with catalog.read() as conn:
         live = fetchall(conn, "SELECT hash, pack, offset, length FROM lines ORDER BY pack, offset")
     live_bytes: Counter[int] = Counter()
-    for _digest, pack, _offset, length in live:
+    ends: Counter[int] = Counter()
+    for _digest, pack, offset, length in live:
         live_bytes[pack] += length
+        ends[pack] = max(ends[pack], offset + length)
+    # A pack that lost bytes (deleted, cut short) is left as it is: sidecar repair reports it.
+    damaged = {pack for pack, end in ends.items() if packs.get(pack, 0) < end}
+    live = [row for row in live if row[1] not in damaged]
     # Packs with dead bytes are rewritten; packs nothing refers to are simply deleted.
     dirty = {
         pack
         for pack, size in packs.items()
-        if size > live_bytes.get(pack, 0) + pack_header(store_dir, pack)
+        if size > live_bytes.get(pack, 0) + pack_header(store_dir, pack) and pack not in damaged
     }
     if not dirty:
         return

@@ -18,7 +18,7 @@ from sidecar.storage.catalog import CatalogDatabase
 from sidecar.storage.catalog_tables import chats
 from sidecar.storage.extension_db import Database
 from sidecar.storage.registry import ExtensionRegistry
-from sidecar.storage.sqlite import SqliteOptions, executemany, fetchall
+from sidecar.storage.sqlite import SqliteOptions, executemany, fetchall, read_snapshot
 
 
 def recreate_chat_rows(
@@ -124,3 +124,15 @@ def remove_orphans(catalog: Database, registry: ExtensionRegistry) -> int:
 
 def _delete(conn: Connection, sql: str, keys: Sequence[Sequence[object]]) -> int:
     return executemany(conn, sql, keys) if keys else 0
+
+
+def lost_versions_in(catalog: Path, lost_packs: dict[int, int], shown: int = 20) -> list[str]:
+    """The versions that cannot be rebuilt (the first ``shown`` of them, and how many more)."""
+    with read_snapshot(catalog, SqliteOptions()) as conn:  # read-only: safe while sidecar runs
+        lost: set[bytes] = set()
+        for pack, present in lost_packs.items():
+            sql = 'SELECT hash FROM lines WHERE pack = ? AND "offset" + length > ?'
+            lost.update(row[0] for row in fetchall(conn, sql, (pack, present)))
+        found = unrebuildable_versions(conn, lost)
+    more = [f"... and {len(found) - shown} more"] if len(found) > shown else []
+    return found[:shown] + more
