@@ -11,19 +11,19 @@ the header) are read and parsed; unchanged lines are never touched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from sidecar.errors import Damaged, InvalidInput, LinesMissing, NotFound
+from sidecar.errors import InvalidInput, NotFound
 from sidecar.indexer.diff import Block, diff_lines
 from sidecar.indexer.parse import parse_line
 from sidecar.indexer.rebuild import rebuild_version, version_hashes
 from sidecar.indexer.versions import apply_ops
 from sidecar.query.pages import Page, check_limit, decode_cursor, page_of
+from sidecar.recovery.lines_needed import lines_needed
 from sidecar.sillytavern.messages import is_header, message_info, message_namespaces
 from sidecar.storage.catalog_tables import chats, lines, versions
 from sidecar.storage.linestore import LineRef, LineStore
@@ -211,25 +211,6 @@ def version_file(conn: Connection, store: LineStore, chat_id: str, version: int)
     _version_row(conn, chat_id, version)
     with lines_needed(chat_id, version):
         return rebuild_version(conn, store, chat_id, version)
-
-
-@contextmanager
-def lines_needed(chat_id: str, version: int) -> Iterator[None]:
-    """A version whose lines are gone answers so, naming the version (not a 500)."""
-    try:
-        yield
-    except Damaged as exc:
-        raise LinesMissing(
-            f"version {version} of chat {chat_id} cannot be rebuilt: lines missing "
-            f"({exc.file}); the chat's next save stores the lines its file still has"
-        ) from exc
-    except KeyError as exc:  # no line reference at all (lost with a damaged catalog)
-        raise LinesMissing(
-            f"version {version} of chat {chat_id} cannot be rebuilt: lines missing"
-        ) from exc
-
-
-# -- diff ----------------------------------------------------------------------------------------
 
 
 def _summary(obj: dict[str, Any]) -> dict[str, Any]:

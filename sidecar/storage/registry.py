@@ -7,7 +7,6 @@ that name keeps it out of reach of any extension id (ids never contain dots) and
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -19,8 +18,9 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
 from sidecar.clock import utc_now_iso
-from sidecar.errors import Conflict, Damaged, InvalidInput, NotFound
+from sidecar.errors import Conflict, Damaged, NotFound
 from sidecar.ids import check_id, is_valid_id
+from sidecar.storage.db_files import CATALOG_FILE, REGISTRY_FILE, RESERVED_FILES, db_file_for
 from sidecar.storage.extension_db import ExtensionDatabase, remove_sqlite_files
 from sidecar.storage.faults import FAULTS, guarded
 from sidecar.storage.schema import RegistryBase, extension_records
@@ -28,10 +28,7 @@ from sidecar.storage.sqlite import SqliteOptions, read_snapshot, write_engine
 
 log = logging.getLogger(__name__)
 
-REGISTRY_FILE = "sidecar.registry.db"
-CATALOG_FILE = "sidecar.index.db"
-RESERVED_FILES = frozenset({REGISTRY_FILE, CATALOG_FILE})
-_DB_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}\.db", re.ASCII)
+__all__ = ["CATALOG_FILE", "REGISTRY_FILE", "RESERVED_FILES", "ExtensionRegistry", "Registration"]
 
 
 @dataclass(frozen=True)
@@ -215,7 +212,7 @@ class ExtensionRegistry:
     def register(self, extension_id: str, db_path: str | None = None) -> None:
         """Register (idempotently) and open or create the database file."""
         check_id(extension_id, "extension")
-        db_file = self._db_file_for(extension_id, db_path)
+        db_file = db_file_for(self.database_dir, extension_id, db_path)
         FAULTS.check(self.path)
         with self._lock:
             for other in self._records.values():
@@ -262,19 +259,6 @@ class ExtensionRegistry:
         log.info("deregistered extension %s", extension_id)
 
     # -- internals ---------------------------------------------------------------------------
-
-    def _db_file_for(self, extension_id: str, db_path: str | None) -> str:
-        name = f"{extension_id}.db" if db_path is None else db_path
-        if db_path is not None and (
-            not _DB_FILE.fullmatch(db_path) or ".." in db_path or db_path in RESERVED_FILES
-        ):
-            raise InvalidInput(
-                "Invalid dbPath: it must be a file name ending in .db inside the database folder"
-            )
-        resolved = (self.database_dir / name).resolve()
-        if resolved.parent != self.database_dir.resolve():
-            raise InvalidInput("Invalid dbPath: it resolves outside the database folder")
-        return name
 
     def _open_db(self, record: Registration) -> ExtensionDatabase:
         db = self._open.get(record.extension_id)
