@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,3 +129,34 @@ def test_failed_chats_are_retried_as_soon_as_space_is_back(tmp_path: Path) -> No
         assert submitted == [tmp_path / "a.jsonl"]
     finally:
         queue.stop()
+
+
+def test_extensions_lists_a_database_with_no_tables_and_a_damaged_one(
+    tmp_path: Path, client_factory: Any
+) -> None:
+    from tests.conftest import Api, make_settings  # noqa: PLC0415
+
+    settings = make_settings(tmp_path / "db")
+    api = Api(client_factory(settings))
+    for ext in ("good", "empty", "broken"):
+        assert api.post("/register", json={"extensionId": ext}).status_code == 200
+    assert api.for_ext("good").post("/characters", json={"id": "c"}).status_code == 200
+    api.client.__exit__(None, None, None)
+    db = tmp_path / "db"
+    for name in ("empty.db", "broken.db"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db / name}{suffix}").unlink(missing_ok=True)
+    with closing(sqlite3.connect(db / "empty.db")) as conn:  # an SQLite file with no tables
+        conn.execute("PRAGMA user_version = 1")
+    (db / "broken.db").write_bytes(b"\x00" * 8192)
+    api = Api(client_factory(settings))
+    listed = {e["extensionId"]: e for e in api.get("/extensions").json()}
+    assert listed["good"]["characters"] == 1
+    assert "problem" not in listed["empty"]
+    assert listed["empty"]["characters"] == 0
+    assert "broken.db is damaged" in listed["broken"]["problem"]
+    assert api.for_ext("broken").get("/characters").status_code == 503
+    assert api.for_ext("good").get("/characters").status_code == 200
+    health = api.client.get("/healthz")
+    assert health.status_code == 503
+    assert "broken.db is damaged" in health.json()["reason"]
