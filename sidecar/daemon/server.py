@@ -67,11 +67,10 @@ async def _watchdog(service: IndexService, notifier: Notifier, interval: float) 
     """Ping systemd's watchdog only while the watcher, worker and databases are healthy."""
     while True:
         await asyncio.sleep(interval)
-        healthy, reason = service.health()
-        if healthy:
+        if service.alive():  # a damaged file is reported by /healthz, not fixed by a restart
             notifier.watchdog()
         else:
-            log.error("unhealthy, not pinging the systemd watchdog: %s", reason)
+            log.error("unhealthy, not pinging the systemd watchdog: %s", service.health()[1])
 
 
 async def _run(server: _Server, service: IndexService, notifier: Notifier) -> int:

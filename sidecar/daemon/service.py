@@ -32,6 +32,7 @@ from sidecar.sillytavern.discovery import ChatLocation, discover_chats, shown_pa
 from sidecar.storage.catalog_queries import catalog_counts, namespaces_in_use
 from sidecar.storage.event_log import prune_events
 from sidecar.storage.extension_db import Database
+from sidecar.storage.faults import FAULTS
 from sidecar.storage.linestore import LineStore
 from sidecar.storage.registry import ExtensionRegistry
 from sidecar.watch.coalesce import Coalescer
@@ -235,6 +236,13 @@ class IndexService:
                 prune_events(conn, self.settings.events.buffer_size)
 
     # -- reporting ---------------------------------------------------------------------------
+
+    def alive(self) -> bool:
+        """For systemd's watchdog: healthy, or unhealthy only for a damaged file (a known fault
+        that a restart would not fix: restarting would also stop the value-tracker API)."""
+        healthy, _reason = self.health()
+        damaged = FAULTS.damaged_under(self.settings.storage.database_dir)
+        return healthy or (bool(damaged) and (self.worker is None or self.worker.alive))
 
     def health(self) -> tuple[bool, str]:
         if self.root is None:
