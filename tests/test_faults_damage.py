@@ -10,6 +10,8 @@ import pytest
 
 from tests.faultcases import make_world, run_case
 
+pytestmark = pytest.mark.xdist_group("faults")  # one worker builds the shared world once
+
 SUITE = ("catalog page", "extension page", "namespace db deleted", "lines deleted")
 
 
