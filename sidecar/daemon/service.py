@@ -196,6 +196,10 @@ class IndexService:
 
         try:
             summary = full_scan(self.indexer, locations, progress)
+        except SidecarError:  # a storage fault after the chats (logged where met): again later
+            if self.retry is not None:
+                self.retry.add(self.indexer.root)
+            return
         finally:
             self.reconciling = False
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items()))
