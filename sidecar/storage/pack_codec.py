@@ -14,7 +14,9 @@ import os
 import zlib
 
 MAGIC = b"\nsidecar-pack-deflate-1\n"
-LEVEL = 6  # measured: about twice the ratio of level 1 on chat lines, for little more time
+# Measured on chatgen's corpus (44.5 MB of lines): level 1 stores 34.5% at 25 MB/s, level 6
+# 32.8% at 17 MB/s (a loaded machine): the faster one.
+LEVEL = 1
 
 
 def encode(line: bytes) -> bytes:
