@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sidecar.exit_codes import ExitCode
 from tests.live_server import free_port, wait_until
 from tests.st_files import SOLO, header, message, st_save
 
@@ -68,9 +69,12 @@ class Daemon:
         return self.process.returncode, output
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(timeout=10)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
         self.notify.close()
 
 
@@ -154,14 +158,20 @@ def test_changes_made_while_stopped_are_picked_up_at_start(daemon: Daemon) -> No
     assert daemon.stop()[0] == 0
 
 
-def test_unhealthy_when_the_data_root_cannot_be_watched(tmp_path: Path) -> None:
-    d = Daemon(tmp_path, tmp_path / "does-not-exist")
+def test_a_data_root_that_appears_after_start_is_picked_up(tmp_path: Path) -> None:
+    """No restart needed: while the folder is missing the API serves and /healthz says what is
+    missing; once it appears it is watched and indexed, and /healthz follows."""
+    root = tmp_path / "does-not-exist-yet"
+    d = Daemon(tmp_path, root)
     try:
         d.start()
-        d.messages(until="READY=1")  # the API still serves
-        health = d.get("/healthz")
-        assert health.status_code == 503
-        assert "cannot watch" in health.json()["reason"]
+        d.messages(until="READY=1")  # the API serves meanwhile
+        wait_until(lambda: d.get("/healthz").status_code == 503, timeout=15)
+        reason = d.get("/healthz").json()["reason"]
+        assert reason == f"the SillyTavern data folder {root} does not exist; waiting for it"
+        st_save(root / SOLO / "late.jsonl", [header(), message("here now")])
+        wait_until(lambda: d.get("/healthz").status_code == 200, timeout=20)
+        wait_until(lambda: catalog_count(d) == 1, timeout=15)
         assert d.stop()[0] == 0
     finally:
         d.close()
@@ -181,7 +191,7 @@ def test_one_writer_per_database_folder(daemon: Daemon) -> None:
         [sys.executable, "-m", "sidecar", "run", "--port", str(free_port()), *args],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    assert second.returncode == 1
+    assert second.returncode == ExitCode.LOCKED
     assert "another sidecar process" in second.stderr
     assert "is using the database folder" in second.stderr
     assert daemon.stop()[0] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -15,14 +16,18 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
+from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
+from sidecar.cli.options import CommandError
 from sidecar.config import Settings
 from sidecar.daemon.wiring import create_indexer, create_registry, prepare_storage
+from sidecar.exit_codes import ExitCode
 from sidecar.indexer.retention import apply_retention
 from sidecar.indexer.scan import ScanSummary, full_scan, plan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation
 from sidecar.storage.event_log import prune_events
+from sidecar.storage.registry import CATALOG_FILE
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -40,6 +45,14 @@ def run_index(settings: Settings, root: Path, console: Console) -> ScanSummary:
     try:
         # Check every file and heal derived data first (sidecar.recovery.startup).
         prepared = prepare_storage(settings, registry)
+    except (sqlite3.DatabaseError, SQLAlchemyDatabaseError) as exc:  # not met by the check
+        registry.close()
+        reason = getattr(exc, "orig", None) or exc
+        raise CommandError(
+            f"cannot open the catalog {settings.storage.database_dir / CATALOG_FILE} ({reason}); "
+            "it may be damaged: run sidecar repair",
+            ExitCode.DATA_ERROR,
+        ) from None
     except BaseException:
         registry.close()
         raise

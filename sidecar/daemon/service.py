@@ -1,40 +1,38 @@
-"""The indexing side of ``sidecar run``: watch the data root, index on one worker thread, publish.
+"""The indexing side of ``sidecar run``: watch the data root, index on one worker thread, tell the
+change feed. It runs in the indexer process (``sidecar.daemon.indexer_process``).
 
 Start-up order matters: the observer starts before the reconcile pass, so nothing saved during the
-pass is missed; the reconcile itself runs on the worker thread, like every later index, so the API
-answers while it runs and no two updates of one chat ever overlap.
+pass is missed; the reconcile itself runs on the worker thread, like every later index, so no two
+updates of one chat ever overlap. A data folder that does not exist yet is waited for: it is
+picked up when it appears (SillyTavern not installed yet, a drive mounted later).
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 from watchdog.observers.api import BaseObserver
 
-from sidecar.clock import utc_now_iso
 from sidecar.config import Settings
-from sidecar.daemon.notify import Notifier
+from sidecar.daemon.jobs import FeedWaker, IndexJobs, StatusLine
+from sidecar.daemon.report import EMPTY_COUNTS, catalog_report
 from sidecar.daemon.wiring import backup_schedule, create_indexer, prepare_storage
-from sidecar.errors import Damaged, SidecarError
-from sidecar.events.hub import EventHub
+from sidecar.errors import Damaged
 from sidecar.indexer.indexer import ChatIndexer
-from sidecar.indexer.scan import QUIET_STATUSES, full_scan
-from sidecar.indexer.update_state import IndexResult
 from sidecar.recovery.backup_schedule import BackupSchedule
 from sidecar.recovery.retry import RetryQueue
 from sidecar.recovery.startup import Prepared
-from sidecar.sillytavern.discovery import ChatLocation, discover_chats, shown_path
-from sidecar.storage.catalog_queries import catalog_counts, namespaces_in_use
-from sidecar.storage.event_log import prune_events
 from sidecar.storage.extension_db import Database
 from sidecar.storage.faults import FAULTS
 from sidecar.storage.linestore import LineStore
-from sidecar.storage.registry import ExtensionRegistry
+from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
 from sidecar.watch.coalesce import Coalescer
 from sidecar.watch.handler import ChatEventHandler
 from sidecar.watch.observer import start_observer, stop_observer
@@ -42,14 +40,21 @@ from sidecar.watch.worker import WatchWorker
 
 log = logging.getLogger("sidecar.daemon")
 
-PROGRESS_LOG_SECONDS = 5.0
-PRUNE_EVERY = 200  # indexed files between two prunings of the event log
-PROBLEMS_LOGGED = 5  # per file and index; all of them are in the catalog's problems table
+ROOT_POLL_SECONDS = 2.0  # how often a data folder that does not exist yet is looked for
+
+
+def _reason(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None)
+    return str(original if original is not None else exc)
 
 
 class IndexService:
     def __init__(
-        self, settings: Settings, registry: ExtensionRegistry, hub: EventHub, notifier: Notifier
+        self,
+        settings: Settings,
+        registry: ExtensionRegistry,
+        hub: FeedWaker,
+        notifier: StatusLine,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -58,8 +63,7 @@ class IndexService:
         self.root = settings.sillytavern.data_root
         self.mode = "disabled"
         self.error: str | None = None
-        self.reconciling = False
-        self.last_indexed: str | None = None
+        self.jobs: IndexJobs | None = None
         self.catalog: Database | None = None
         self.line_store: LineStore | None = None
         self.indexer: ChatIndexer | None = None
@@ -67,10 +71,10 @@ class IndexService:
         self.worker: WatchWorker | None = None
         self.coalescer: Coalescer | None = None
         self._stopping = threading.Event()
+        self._lifecycle = threading.Lock()  # start (maybe from the root waiter) against stop
         self._rescanner: threading.Thread | None = None
-        self._since_prune = 0
+        self._root_waiter: threading.Thread | None = None
         self.storage: Prepared | None = None
-        self.retry: RetryQueue | None = None
         self.backups: BackupSchedule | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -78,17 +82,47 @@ class IndexService:
     def start(self) -> None:
         self.backups = backup_schedule(self.settings, self.registry)  # sidecar.recovery.backup
         self.backups.start()
-        if self.root is None:
+        root = self.root
+        if root is None:
             log.warning("no SillyTavern data folder configured: serving the API without indexing")
             return
-        try:
-            self._start(self.root)
-        except Damaged as exc:  # the catalog is damaged: the API serves, indexing waits for repair
-            self.error = exc.message
-        except OSError as exc:
-            # The API still serves; /healthz reports why indexing is not running.
-            self.error = f"cannot watch {self.root}: {exc}"
-            log.error("%s", self.error)
+        if not root.is_dir():
+            # The API still serves; /healthz says what is missing until it appears.
+            self.error = f"the SillyTavern data folder {root} does not exist; waiting for it"
+            log.warning("%s (checked every %g s)", self.error, ROOT_POLL_SECONDS)
+            self._root_waiter = threading.Thread(
+                target=self._wait_for_root, args=(root,), daemon=True, name="sidecar-root-wait"
+            )
+            self._root_waiter.start()
+            return
+        self._start_watching(root)
+
+    def _wait_for_root(self, root: Path) -> None:
+        while not self._stopping.wait(ROOT_POLL_SECONDS):
+            if root.is_dir():
+                log.info("the SillyTavern data folder %s appeared", root)
+                self._start_watching(root)
+                return
+
+    def _start_watching(self, root: Path) -> None:
+        with self._lifecycle:
+            if self._stopping.is_set():
+                return
+            try:
+                self._start(root)
+                self.error = None
+            except OSError as exc:
+                # The API still serves; /healthz reports why indexing is not running.
+                self.error = f"cannot watch {root}: {exc}"
+                log.error("%s", self.error)
+            except Damaged as exc:  # the catalog: the API serves, indexing waits for repair
+                self.error = exc.message
+            except (sqlite3.DatabaseError, SQLAlchemyDatabaseError) as exc:
+                self.error = (
+                    f"cannot open the catalog {self.settings.storage.database_dir / CATALOG_FILE}"
+                    f" ({_reason(exc)}); it may be damaged: run sidecar repair"
+                )
+                log.error("%s", self.error)
 
     def _start(self, root: Path) -> None:
         # Storage check and self-repair of derived data (sidecar.recovery.startup).
@@ -99,15 +133,17 @@ class IndexService:
         )
         watch = self.settings.watch
         self.coalescer = Coalescer(watch.quiet_period_ms / 1000, watch.max_wait_ms / 1000)
-        self.worker = WatchWorker(self.coalescer, self._process)
-        self.retry = RetryQueue(self.coalescer.add, self.settings.storage.database_dir)
-        self.retry.start()  # chats that failed for a full disk or a damaged file
+        self.jobs = IndexJobs(self.settings, self.indexer, self.catalog, self.hub, self.notifier)
+        self.worker = WatchWorker(self.coalescer, self.jobs.process)
+        # Chats that failed for a full disk or a damaged file (sidecar.recovery.retry).
+        self.jobs.retry = RetryQueue(self.coalescer.add, self.settings.storage.database_dir)
+        self.jobs.retry.start()
         handler = ChatEventHandler(root, self.coalescer.add, self.indexer.discovery)
         self.observer, self.mode = start_observer(
             root, handler, watch.mode, watch.polling_interval_ms / 1000
         )
+        self.jobs.mode = self.mode
         log.info("watching %s (%s)", root, self.mode)
-        self.reconciling = True  # from now until the first pass ends (it waits a quiet period)
         self.worker.start()
         self.worker.submit(root)  # the reconcile pass, on the worker thread
         if watch.rescan_minutes > 0:
@@ -127,10 +163,14 @@ class IndexService:
         self._stopping.set()
         if self.backups is not None:
             self.backups.stop()
+        with self._lifecycle:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self.jobs is not None and self.jobs.retry is not None:
+            self.jobs.retry.stop()
         if self.observer is not None:
             stop_observer(self.observer)
-        if self.retry is not None:
-            self.retry.stop()
         if self.worker is not None and not self.worker.stop(timeout=5):
             log.warning("the indexer did not finish its current file in time; it will resume")
         if self.line_store is not None:
@@ -138,115 +178,7 @@ class IndexService:
         if self.catalog is not None:
             self.catalog.close()
 
-    # -- work --------------------------------------------------------------------------------
-
-    def _process(self, path: Path) -> None:
-        assert self.indexer is not None
-        if path == self.root:
-            self._reconcile()
-        elif path.is_dir():
-            self._folder(path)
-        elif not path.exists() and self.indexer.catalogued_under(path):
-            self._folder(path)  # a folder that went away: its chats are missing
-        else:
-            self._index(path)
-
-    def _folder(self, folder: Path) -> None:
-        """A folder appeared, moved or vanished: index what is in it, mark what left missing."""
-        assert self.indexer is not None
-        present = [p for p in folder.rglob("*.jsonl") if p.is_file()] if folder.is_dir() else []
-        for path in sorted(set(present) | set(self.indexer.catalogued_under(folder))):
-            self._index(path)
-
-    def _index(self, path: Path) -> None:
-        """Index one path; an unexpected error (a bug) is logged and the next path goes on."""
-        assert self.indexer is not None
-        try:
-            result = self.indexer.index_path(path)
-        except SidecarError:  # a storage fault, logged by sidecar.storage.faults: retried
-            if self.retry is not None:
-                self.retry.add(path)
-            return
-        except Exception:
-            log.exception("indexing %s failed", shown_path(path))
-            return
-        if result is not None:
-            self._done(result, path)
-
-    def _reconcile(self) -> None:
-        assert self.indexer is not None
-        self.reconciling = True
-        started = time.monotonic()
-        locations = list(discover_chats(self.indexer.root, self.indexer.discovery))
-        total = len(locations)
-        log.info("reconciling %d chat files with the index", total)
-        done = {"n": 0, "logged": started}
-
-        def progress(location: ChatLocation, result: IndexResult) -> None:
-            done["n"] += 1
-            if result.status == "failed" and self.retry is not None:
-                self.retry.add(location.path)  # tried again by itself (sidecar.recovery.retry)
-            else:
-                self._done(result, location.path)
-            if done["n"] % 20 == 0 or done["n"] == total:
-                self.notifier.status(f"reconciling: {done['n']}/{total} chats")
-            if time.monotonic() - done["logged"] >= PROGRESS_LOG_SECONDS:
-                done["logged"] = time.monotonic()
-                log.info("reconciling: %d/%d chats", done["n"], total)
-
-        try:
-            summary = full_scan(self.indexer, locations, progress)
-        except SidecarError:  # a storage fault after the chats (logged where met): again later
-            if self.retry is not None:
-                self.retry.add(self.indexer.root)
-            return
-        finally:
-            self.reconciling = False
-        statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items()))
-        log.info(
-            "reconciled %d chats in %.1f s (%s)",
-            total, time.monotonic() - started, statuses or "nothing to do",
-        )  # fmt: skip
-        self.notifier.status(f"watching {total} chats ({self.mode})")
-
-    def _done(self, result: IndexResult, path: Path) -> None:
-        if result.status not in QUIET_STATUSES:
-            self.last_indexed = utc_now_iso()
-            self._logged_events()
-        if not result.problems:
-            return
-        where = self._shown(path)
-        for line, reason in result.problems[:PROBLEMS_LOGGED]:
-            log.warning("%s%s: %s", where, f":{line}" if line else "", reason)
-        if len(result.problems) > PROBLEMS_LOGGED:
-            more = len(result.problems) - PROBLEMS_LOGGED
-            log.warning("%s: %d more problems (GET /chats/%s)", where, more, result.chat_id)
-
-    def _shown(self, path: Path) -> str:
-        """``path`` relative to the data root, as ``sidecar index`` shows it."""
-        try:
-            return shown_path(path.relative_to(self.root)) if self.root else shown_path(path)
-        except ValueError:
-            return shown_path(path)
-
-    def _logged_events(self) -> None:
-        """The index just logged events in the catalog: wake the feed, and now and then keep
-        only the newest ``events.buffer_size`` of them."""
-        self.hub.notify()
-        self._since_prune += 1
-        if self._since_prune >= PRUNE_EVERY and self.catalog is not None:
-            self._since_prune = 0
-            with self.catalog.write() as conn:
-                prune_events(conn, self.settings.events.buffer_size)
-
     # -- reporting ---------------------------------------------------------------------------
-
-    def alive(self) -> bool:
-        """For systemd's watchdog: healthy, or unhealthy only for a damaged file (a known fault
-        that a restart would not fix: restarting would also stop the value-tracker API)."""
-        healthy, _reason = self.health()
-        damaged = FAULTS.damaged_under(self.settings.storage.database_dir)
-        return healthy or (bool(damaged) and (self.worker is None or self.worker.alive))
 
     def health(self) -> tuple[bool, str]:
         if self.root is None:
@@ -263,25 +195,29 @@ class IndexService:
                 conn.execute(select(1))
         except Exception as exc:
             return False, f"the catalog database does not answer: {type(exc).__name__}"
-        return True, "ok"
+        return FAULTS.health(self.settings.storage.database_dir)  # damaged files, a full disk
 
-    def status(self) -> dict[str, Any]:
+    @property
+    def reconciling(self) -> bool:
+        """From the start until the first full pass ends."""
+        return self.jobs is not None and self.jobs.reconciling
+
+    def live_status(self) -> dict[str, Any]:
+        """What the indexer is doing, without reading a database."""
         busy = self.worker.busy_since if self.worker is not None else None
-        report: dict[str, Any] = {
+        return {
             "watchMode": self.mode,
             "dataRoot": str(self.root) if self.root else None,
             "reconciling": self.reconciling,
             "queueDepth": len(self.coalescer) if self.coalescer is not None else 0,
-            "lastIndexed": self.last_indexed,
+            "lastIndexed": self.jobs.last_indexed if self.jobs is not None else None,
             "lagSeconds": round(time.monotonic() - busy, 3) if busy is not None else 0.0,
-            "chats": 0,
-            "messages": 0,
-            "namespaces": [],
-            "problems": 0,
+            "storage": FAULTS.report(self.settings.storage.database_dir),  # of this process
         }
+
+    def status(self) -> dict[str, Any]:
+        report = self.live_status() | EMPTY_COUNTS
         if self.catalog is not None:
             with self.catalog.read() as conn:
-                counts = catalog_counts(conn)
-                report["namespaces"] = namespaces_in_use(conn)
-            report |= {name: counts[name] for name in ("chats", "messages", "problems")}
+                report |= catalog_report(conn)
         return report

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sidecar.errors import Damaged, DiskFull, SidecarError
 
@@ -223,7 +224,7 @@ class FaultBook:
         full = self.full_under(folder)
         return (False, full) if full is not None else (True, "ok")
 
-    def report(self, folder: Path) -> dict[str, object]:
+    def report(self, folder: Path) -> dict[str, Any]:
         """For ``/status``: every damaged file, and the full disk."""
         return {
             "damaged": [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -54,6 +54,8 @@ class ExtensionRegistry:
         self._records: dict[str, Registration] = {}
         self._open: dict[str, ExtensionDatabase] = {}
         self._engine: Engine | None = None
+        # Called after a registration changes (the daemon tells its indexer process).
+        self.on_change: list[Callable[[], None]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -65,17 +67,30 @@ class ExtensionRegistry:
         try:
             with guarded(self.path, write=True), self._engine.begin() as conn:
                 RegistryBase.metadata.create_all(conn)
-                rows = conn.execute(select(extension_records)).mappings().all()
+            self.reload()
         except Damaged:
-            rows = []
-        self._records = {
+            self._records = {}
+        registered = sum(1 for r in self._records.values() if r.registered)
+        log.info("database folder %s: %d registered extension(s)", self.database_dir, registered)
+
+    def reload(self) -> None:
+        """Read the registrations again (the indexer process does when the API process, which
+        registers extensions, says they changed); databases whose file moved are closed."""
+        assert self._engine is not None, "registry is not open"
+        with guarded(self.path), self._engine.begin() as conn:
+            rows = conn.execute(select(extension_records)).mappings().all()
+        records = {
             row["extension_id"]: Registration(
                 row["extension_id"], row["db_file"], bool(row["registered"]), row["created_at"]
             )
             for row in rows
         }
-        registered = sum(1 for r in self._records.values() if r.registered)
-        log.info("database folder %s: %d registered extension(s)", self.database_dir, registered)
+        with self._lock:
+            for extension_id, db in list(self._open.items()):
+                record = records.get(extension_id)
+                if record is not None and self.database_dir / record.db_file != db.path:
+                    self._close_db(extension_id)
+            self._records = records
 
     @property
     def path(self) -> Path:
@@ -244,6 +259,7 @@ class ExtensionRegistry:
                 raise
             self._records[extension_id] = record
         log.info("registered extension %s (%s)", extension_id, db_file)
+        self._changed()
 
     def deregister(self, extension_id: str) -> None:
         """Forget the registration and close the database; the file and its data stay."""
@@ -257,8 +273,13 @@ class ExtensionRegistry:
             self._records[extension_id] = record
             self._close_db(extension_id)
         log.info("deregistered extension %s", extension_id)
+        self._changed()
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        for callback in self.on_change:
+            callback()
 
     def _open_db(self, record: Registration) -> ExtensionDatabase:
         db = self._open.get(record.extension_id)

@@ -82,7 +82,19 @@ def status(
         "registeredExtensions": registered,
         **report,
         "diskUsage": _camel(disk_usage(queries.catalog_path.parent)),
-        "storage": FAULTS.report(registry.database_dir),
+        # What this process met, and what the indexer process met (its status carries it).
+        "storage": merge_reports(FAULTS.report(registry.database_dir), report.get("storage")),
+    }
+
+
+def merge_reports(mine: dict[str, Any], other: object) -> dict[str, Any]:
+    """Two processes' :meth:`FaultBook.report`: every damaged file once, the full disk."""
+    if not isinstance(other, dict):
+        return mine
+    damaged = {f["file"]: f for f in [*other.get("damaged", []), *mine["damaged"]]}
+    return {
+        "damaged": [damaged[name] for name in sorted(damaged)],
+        "diskFull": mine["diskFull"] or other.get("diskFull"),
     }
 
 
