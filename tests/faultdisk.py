@@ -36,8 +36,12 @@ def small_disk(where: Path, size_mb: int = 30) -> Iterator[Path | None]:
 
 def fill(disk: Path) -> Path:
     """Take every free byte of ``disk`` with one file; returns it."""
-    filler = disk / "filler"
-    with filler.open("wb") as fh, suppress(OSError):
+    filler = disk / f"filler-{len(list(disk.glob('filler-*')))}"
+    try:
+        fh = filler.open("wb")
+    except OSError:  # full already
+        return filler
+    with suppress(OSError), fh:  # closing flushes, and fails too: both are expected
         while True:
             fh.write(b"\0" * (1 << 16))
             fh.flush()
@@ -95,7 +99,7 @@ def run_disk_full(disk: Path, root: Path) -> dict[str, str]:
     assert failed.returncode != 0, failed.stdout
     summary = failed.stderr.strip().splitlines()[-1]
     assert "disk full" in summary, failed.stderr
-    filler.unlink()
+    filler.unlink(missing_ok=True)
     again = fk.run_cli("index", db_dir=db, root=root)
     assert again.returncode == 0, again.stdout + again.stderr
     shutil.rmtree(root / "default-user/chats/Big")

@@ -53,12 +53,17 @@ def open_line_store(settings: Settings) -> LineStore:
     return LineStore(settings.storage.database_dir / "lines")
 
 
-def prepare_storage(settings: Settings, registry: ExtensionRegistry) -> Prepared:
-    """Check the database folder, heal derived data, open the catalog and line store."""
-    index = settings.index
-    policy = NamespacePolicy(index.namespaces, index.exclude_namespaces, index.namespace_map)
+def prepare_storage(
+    settings: Settings, registry: ExtensionRegistry, *, announce: bool = True
+) -> Prepared:
+    """Check the database folder, heal derived data, open the catalog and line store
+    (``announce=False``: the caller says what is damaged itself)."""
     return startup.prepare_storage(
-        settings.storage.database_dir, sqlite_options(settings), registry, policy.extension_for
+        settings.storage.database_dir,
+        sqlite_options(settings),
+        registry,
+        namespace_policy(settings).extension_for,
+        announce=announce,
     )
 
 

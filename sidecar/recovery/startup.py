@@ -48,7 +48,7 @@ class Prepared:
     healed: list[str] = field(default_factory=list)  # what was done, one sentence each
 
 
-def record(report: CheckReport, database_dir: Path) -> None:
+def record(report: CheckReport, database_dir: Path, *, announce: bool = True) -> None:
     """Put what the check found into :data:`FAULTS` (lost lines a repair acknowledged are not
     a fault any more: they are reported by ``sidecar status``)."""
     accepted = lost_packs.acknowledged(database_dir)
@@ -56,7 +56,7 @@ def record(report: CheckReport, database_dir: Path) -> None:
         pack = lost_packs.pack_number(shown)
         if pack is not None and accepted.get(pack) == report.lost_packs.get(pack):
             continue
-        FAULTS.damaged(problem.path, problem.reason, shown)
+        FAULTS.damaged(problem.path, problem.reason, shown, announce=announce)
 
 
 def prepare_storage(
@@ -64,12 +64,14 @@ def prepare_storage(
     options: SqliteOptions,
     registry: ExtensionRegistry,
     extension_for: ExtensionFor,
+    *,
+    announce: bool = True,
 ) -> Prepared:
     """Check, record, open the catalog and line store, heal derived data. Raises
     :class:`Damaged` when the catalog is damaged (no indexing until ``sidecar repair``)."""
     registered = {r.extension_id: r.db_file for r in registry.registrations()}
     report = check_folder(database_dir, registered)
-    record(report, database_dir)
+    record(report, database_dir, announce=announce)
     for registration in registry.registrations():
         path = database_dir / registration.db_file
         if registration.registered and not path.exists():  # never started over empty
@@ -77,7 +79,7 @@ def prepare_storage(
             report.damaged[path.name] = FileProblem(
                 path, path.name, f"the file is missing; {restore}"
             )
-            FAULTS.damaged(path, report.damaged[path.name].reason)
+            FAULTS.damaged(path, report.damaged[path.name].reason, announce=announce)
     log.info(
         "checked the database folder in %.1f s: %s",
         report.seconds,

@@ -114,18 +114,22 @@ class FaultBook:
 
     # -- damage --------------------------------------------------------------------------------
 
-    def damaged(self, path: Path, reason: str, shown: str | None = None) -> Damaged:
-        """Record ``path`` as damaged (logged the first time) and return the error to raise."""
+    def damaged(
+        self, path: Path, reason: str, shown: str | None = None, *, announce: bool = True
+    ) -> Damaged:
+        """Record ``path`` as damaged (logged the first time, unless the caller says it
+        itself: ``announce=False``) and return the error to raise."""
         path = path.absolute()
         with self._lock:
             fault = self._damaged.get(path)
             if fault is None:
                 fault = Fault(path, shown or path.name, reason)
                 self._damaged[path] = fault
-                log.error(
-                    "%s is damaged: %s. Only what needs this file is affected (503); %s",
-                    path, reason, REPAIR_HINT,
-                )  # fmt: skip
+                if announce:
+                    log.error(
+                        "%s is damaged: %s. Only what needs this file is affected (503); %s",
+                        path, reason, REPAIR_HINT,
+                    )  # fmt: skip
         return damaged_error(fault)
 
     def damage_of(self, path: Path) -> Fault | None:
