@@ -126,7 +126,7 @@ def run_case(name: str, world: dict[str, Any], tmp_path: Path) -> dict[str, str]
             assert health.status_code == 200, health.text
         codes = routes(d)
         expected = {k: 200 for k in codes} | case.fails
-        assert codes == expected
+        assert codes == expected, codes
         row["detection"] = (
             health.json()["reason"] if case.health else "none needed: healed at start"
         )

@@ -132,6 +132,14 @@ class FaultBook:
                     )  # fmt: skip
         return damaged_error(fault)
 
+    def adopt(self, folder: Path, report: object) -> None:
+        """Take over the damaged files another process's :meth:`report` lists."""
+        if isinstance(report, dict):
+            for fault in report.get("damaged", []):
+                self.damaged(
+                    folder / fault["file"], fault["problem"], fault["file"], announce=False
+                )
+
     def damage_of(self, path: Path) -> Fault | None:
         return self._damaged.get(path.absolute()) if self._damaged else None
 
@@ -214,9 +222,6 @@ class FaultBook:
         with self._lock:
             state = self._full.get(folder)
         return None if state is None else disk_full_error(folder, state.shown).message
-
-    def any_full(self) -> bool:
-        return bool(self._full)
 
     def health(self, folder: Path) -> tuple[bool, str]:
         """For ``/healthz``: the first damaged file under ``folder``, or the full disk."""
