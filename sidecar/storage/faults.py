@@ -6,11 +6,9 @@ database", a malformed schema, a short or missing pack file) or a full disk (``S
 ``ENOSPC``, "database or disk is full"). A full disk is never reported as damage: the file is
 fine, there is only no room to grow it.
 
-The :class:`FaultBook` remembers what was found, for ``/healthz``, ``/status`` and the command
-line, and keeps the log readable: a damaged file is logged once; a full disk once, then at most
-once a minute with the count of writes that failed meanwhile. It is one per process
-(:data:`FAULTS`), keyed by absolute path, because a file is damaged for everything in the
-process that uses it.
+The :class:`FaultBook` (one per process, :data:`FAULTS`, keyed by absolute path) remembers what
+was found, for ``/healthz``, ``/status`` and the command line, and keeps the log readable: a
+damaged file is logged once; a full disk once, then at most once a minute with a count.
 """
 
 from __future__ import annotations
