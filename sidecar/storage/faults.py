@@ -40,9 +40,10 @@ _DAMAGE_TEXT = (
 _FULL_TEXT = ("database or disk is full",)
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 FULL_LOG_SECONDS = 60.0
-CLEAR_SECONDS = 5.0  # a full disk ends with a write that succeeds this long after a failure
-ROOM_BYTES = 32 << 20  # ... or, when nothing writes, once this much space is free
-REPAIR_HINT = "run sidecar repair (sidecar repair --dry-run says what it will do)"
+CLEAR_SECONDS = 5.0  # a full disk ends with a write succeeding this long after a failure, or
+ROOM_BYTES = (
+    32 << 20
+)  # when nothing writes, once this much space (or a tenth) is freeREPAIR_HINT = "run sidecar repair (sidecar repair --dry-run says what it will do)"
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
