@@ -38,12 +38,10 @@ _DAMAGE_TEXT = (
     "database corruption",
 )
 _FULL_TEXT = ("database or disk is full",)
-_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 FULL_LOG_SECONDS = 60.0
 CLEAR_SECONDS = 5.0  # a full disk ends with a write succeeding this long after a failure, or
-ROOM_BYTES = (
-    32 << 20
-)  # when nothing writes, once this much space (or a tenth) is freeREPAIR_HINT = "run sidecar repair (sidecar repair --dry-run says what it will do)"
+ROOM_BYTES = 32 << 20  # when nothing writes, once this much space (or a tenth) is free
+REPAIR_HINT = "run sidecar repair (sidecar repair --dry-run says what it will do)"
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -60,7 +58,7 @@ def classify(exc: BaseException) -> str | None:
     """``"damaged"``, ``"full"``, ``"io"`` (an I/O error: a full disk when there is no room, see
     :func:`guarded`) or None (not a storage fault: a bug or a busy database)."""
     for cause in _causes(exc):
-        if isinstance(cause, OSError) and cause.errno in _FULL_ERRNOS:
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
             return "full"
         if isinstance(cause, sqlite3.Error):
             code = getattr(cause, "sqlite_errorcode", None)
