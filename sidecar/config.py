@@ -49,11 +49,24 @@ class StorageSettings(_Section):
     database_dir: Path = Field(default_factory=default_database_dir)
     synchronous: Literal["normal", "full"] = "normal"
     busy_timeout_ms: int = Field(default=5000, ge=0)
+    backup_dir: Path | None = None  # None: <database_dir>/backups
+    backup_every_hours: float = Field(default=24, ge=0)  # 0: no scheduled backups
+    backup_keep: int = Field(default=7, ge=1)
 
     @field_validator("database_dir")
     @classmethod
     def _expand_dir(cls, value: Path) -> Path:
         return value.expanduser().absolute()
+
+    @field_validator("backup_dir")
+    @classmethod
+    def _expand_backup_dir(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().absolute()
+
+    @property
+    def backups(self) -> Path:
+        """Where backups go."""
+        return self.backup_dir or self.database_dir / "backups"
 
 
 class SillyTavernSettings(_Section):

@@ -117,5 +117,6 @@ def test_response_schemas_use_camel_case(client: TestClient[Any]) -> None:
         "characters",
         "instances",
         "dataKeys",
+        "problem",  # what is wrong with its database file, when something is
     }
     assert set(components["RegisterBody"]["properties"]) == {"extensionId", "dbPath"}

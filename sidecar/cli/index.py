@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from sidecar.cli.options import CommandError, common_options, database_locked, load
+from sidecar.errors import Damaged, DiskFull
 from sidecar.exit_codes import ExitCode
 from sidecar.logs import setup_logging
 
@@ -41,10 +42,20 @@ def index(config_path: Path | None, **flags: Any) -> None:
     try:
         check_database_dir(settings.storage.database_dir)
         with hold_lock(settings.storage.database_dir):
-            run_index(settings, root, Console(stderr=False))
+            summary = run_index(settings, root, Console(stderr=False))
     except StartupError as exc:
         raise CommandError(exc.message, exc.exit_code) from None
+    except Damaged as exc:  # checked at start: the catalog needs sidecar repair
+        raise CommandError(exc.message, ExitCode.DATA_ERROR) from None
+    except DiskFull as exc:
+        raise CommandError(exc.message) from None
     except DatabaseLocked as exc:
         raise database_locked(
             exc.message, "a running sidecar indexes by itself; stop it to run 'sidecar index'"
         ) from None
+    failed = [reason for _path, _line, reason in summary.problems if "indexing failed" in reason]
+    if summary.statuses.get("failed"):
+        raise CommandError(
+            f"{summary.statuses['failed']} of {summary.files} chat files failed to index "
+            f"({failed[0] if failed else 'see the log'}); run sidecar index again"
+        )

@@ -11,9 +11,11 @@ from typing import Protocol
 
 from sidecar.clock import utc_now_iso
 from sidecar.config import Settings
+from sidecar.errors import SidecarError
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.scan import QUIET_STATUSES, full_scan
 from sidecar.indexer.update_state import IndexResult
+from sidecar.recovery.retry import RetryQueue
 from sidecar.sillytavern.discovery import ChatLocation, discover_chats, shown_path
 from sidecar.storage.event_log import prune_events
 from sidecar.storage.extension_db import Database
@@ -58,6 +60,7 @@ class IndexJobs:
         self.reconciling = True  # until the first pass ends
         self.last_indexed: str | None = None
         self._since_prune = 0
+        self.retry: RetryQueue | None = None  # set by the service
 
     def process(self, path: Path) -> None:
         """Do what ``path`` needs: the root means a full pass, a folder what is (or was) in it,
@@ -81,6 +84,10 @@ class IndexJobs:
         """Index one path; an unexpected error (a bug) is logged and the next path goes on."""
         try:
             result = self.indexer.index_path(path)
+        except SidecarError:  # a storage fault, logged by sidecar.storage.faults: retried
+            if self.retry is not None:
+                self.retry.add(path)
+            return
         except Exception:
             log.exception("indexing %s failed", shown_path(path))
             return
@@ -97,7 +104,10 @@ class IndexJobs:
 
         def progress(location: ChatLocation, result: IndexResult) -> None:
             done["n"] += 1
-            self._done(result, location.path)
+            if result.status == "failed" and self.retry is not None:
+                self.retry.add(location.path)  # tried again by itself (sidecar.recovery.retry)
+            else:
+                self._done(result, location.path)
             if done["n"] % 20 == 0 or done["n"] == total:
                 self.notifier.status(f"reconciling: {done['n']}/{total} chats")
             if time.monotonic() - done["logged"] >= PROGRESS_LOG_SECONDS:
@@ -106,6 +116,10 @@ class IndexJobs:
 
         try:
             summary = full_scan(self.indexer, locations, progress)
+        except SidecarError:  # a storage fault after the chats (logged where met): again later
+            if self.retry is not None:
+                self.retry.add(self.root)
+            return
         finally:
             self.reconciling = False
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items()))

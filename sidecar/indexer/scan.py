@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import msgspec
 from sqlalchemy import select
 
+from sidecar.errors import SidecarError
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation, discover_chats, shown_path
@@ -86,6 +87,8 @@ def index_safely(indexer: ChatIndexer, location: ChatLocation) -> IndexResult:
     file's problem, and the pass goes on with the next file."""
     try:
         return indexer.index_location(location)
+    except SidecarError as exc:  # a storage fault (disk full, damaged file): logged where met
+        return IndexResult(None, "failed", problems=[(0, f"indexing failed: {exc.message}")])
     except Exception as exc:
         log.exception("indexing %s failed", shown_path(location.relative_path))
         reason = f"indexing failed ({type(exc).__name__}: {exc}); see the log"

@@ -43,6 +43,7 @@ from sidecar.sillytavern.chatfile import ChatFile, Scan
 from sidecar.sillytavern.discovery import ChatLocation
 from sidecar.sillytavern.messages import header_problems, is_header
 from sidecar.storage.event_log import append_events
+from sidecar.storage.lost_lines import restore_lost_lines
 
 BATCH = 1000
 MIN_MESSAGES_FOR_SHRINK = 4
@@ -92,6 +93,9 @@ class ChatUpdate:
             walk.old_header_problems = header_notes
             self._walk(conn, file, scan, walk)
             self._close_walk(conn, walk)
+            if self.book.line_store.lost:  # a pack file lost bytes: store this file's again
+                restore_lost_lines(conn, self.book.line_store, scan.hashes,
+                                   lambda j: file.line(scan, j))  # fmt: skip
             self.book.finish(conn, scan, blocks, walk)
             previous = self.chat.message_count if self.chat is not None else None
             events = events_of(

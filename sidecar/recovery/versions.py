@@ -23,6 +23,7 @@ from sidecar.indexer.parse import parse_line
 from sidecar.indexer.rebuild import rebuild_version, version_hashes
 from sidecar.indexer.versions import apply_ops
 from sidecar.query.pages import Page, check_limit, decode_cursor, page_of
+from sidecar.recovery.lines_needed import lines_needed
 from sidecar.sillytavern.messages import is_header, message_info, message_namespaces
 from sidecar.storage.catalog_tables import chats, lines, versions
 from sidecar.storage.linestore import LineRef, LineStore
@@ -208,10 +209,8 @@ def download_name(conn: Connection, chat_id: str) -> str:
 def version_file(conn: Connection, store: LineStore, chat_id: str, version: int) -> bytes:
     """The exact bytes of the file as that version was indexed."""
     _version_row(conn, chat_id, version)
-    return rebuild_version(conn, store, chat_id, version)
-
-
-# -- diff ----------------------------------------------------------------------------------------
+    with lines_needed(chat_id, version):
+        return rebuild_version(conn, store, chat_id, version)
 
 
 def _summary(obj: dict[str, Any]) -> dict[str, Any]:
@@ -269,6 +268,13 @@ def diff_versions(
     _version_row(conn, chat_id, version)
     if against != 0:
         _version_row(conn, chat_id, against)
+    with lines_needed(chat_id, version):
+        return _diff(conn, store, chat_id, version, against)
+
+
+def _diff(
+    conn: Connection, store: LineStore, chat_id: str, version: int, against: int
+) -> dict[str, Any]:
     reader = _Lines(conn, store)
     new = version_hashes(conn, chat_id, version)
     old = version_hashes(conn, chat_id, against) if against != 0 else []
