@@ -22,7 +22,9 @@ from sidecar.daemon.notify import Notifier
 from sidecar.daemon.publish import events_of
 from sidecar.daemon.wiring import create_indexer, open_catalog, open_line_store
 from sidecar.events.hub import EventHub
+from sidecar.indexer.changes import index_change
 from sidecar.indexer.indexer import ChatIndexer
+from sidecar.indexer.namespaces import chat_namespaces_in_use
 from sidecar.indexer.scan import QUIET_STATUSES, full_scan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation, discover_chats, shown_path
@@ -31,7 +33,7 @@ from sidecar.storage.catalog_tables import chats
 from sidecar.storage.extension_db import Database
 from sidecar.storage.linestore import LineStore
 from sidecar.storage.registry import ExtensionRegistry
-from sidecar.watch.coalesce import Coalescer
+from sidecar.watch.coalesce import Change, Coalescer
 from sidecar.watch.handler import ChatEventHandler
 from sidecar.watch.observer import start_observer, stop_observer
 from sidecar.watch.worker import WatchWorker
@@ -92,6 +94,8 @@ class IndexService:
             root, handler, watch.mode, watch.polling_interval_ms / 1000
         )
         log.info("watching %s (%s)", root, self.mode)
+        if self.mode == "polling":  # a copy and its original's deletion may be a poll apart
+            self.indexer.rename_window += watch.polling_interval_ms / 1000
         self.reconciling = True  # from now until the first pass ends (it waits a quiet period)
         self.worker.start()
         self.worker.submit(root)  # the reconcile pass, on the worker thread
@@ -121,33 +125,18 @@ class IndexService:
 
     # -- work --------------------------------------------------------------------------------
 
-    def _process(self, path: Path) -> None:
+    def _process(self, change: Change) -> None:
         assert self.indexer is not None
-        if path == self.root:
+        assert self.coalescer is not None
+        if change.path == self.root:
             self._reconcile()
-        elif path.is_dir():
-            self._folder(path)
-        elif not path.exists() and self.indexer.catalogued_under(path):
-            self._folder(path)  # a folder that went away: its chats are missing
-        else:
-            self._index(path)
-
-    def _folder(self, folder: Path) -> None:
-        """A folder appeared, moved or vanished: index what is in it, mark what left missing."""
-        assert self.indexer is not None
-        present = [p for p in folder.rglob("*.jsonl") if p.is_file()] if folder.is_dir() else []
-        for path in sorted(set(present) | set(self.indexer.catalogued_under(folder))):
-            self._index(path)
-
-    def _index(self, path: Path) -> None:
-        """Index one path; an unexpected error (a bug) is logged and the next path goes on."""
-        assert self.indexer is not None
-        try:
-            result = self.indexer.index_path(path)
-        except Exception:
-            log.exception("indexing %s failed", shown_path(path))
             return
-        if result is not None:
+        if change.path.is_dir():  # moves into the folder first, so they keep their chats
+            for move in self.coalescer.pop_moves_into(change.path):
+                self._process(move)
+        for path, result in index_change(
+            self.indexer, change.path, change.moved_from, change.observed
+        ):
             self._done(result, path)
 
     def _reconcile(self) -> None:
@@ -243,11 +232,16 @@ class IndexService:
             "chats": 0,
             "messages": 0,
             "namespaces": [],
+            "messageNamespaces": [],
+            "chatNamespaces": [],
             "problems": 0,
         }
-        if self.catalog is not None:
+        if self.catalog is not None and self.indexer is not None:
             with self.catalog.read() as conn:
                 counts = catalog_counts(conn)
-                report["namespaces"] = namespaces_in_use(conn)
+                in_messages = namespaces_in_use(conn)
+                in_chats = chat_namespaces_in_use(conn, self.indexer.settings.policy)
+            report["namespaces"] = sorted(set(in_messages) | set(in_chats))
+            report["messageNamespaces"], report["chatNamespaces"] = in_messages, in_chats
             report |= {name: counts[name] for name in ("chats", "messages", "problems")}
         return report
