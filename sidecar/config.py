@@ -94,7 +94,7 @@ class WatchSettings(_Section):
 
 
 class EventsSettings(_Section):
-    buffer_size: int = Field(default=10000, ge=10)
+    buffer_size: int = Field(default=50000, ge=10)
     heartbeat_seconds: float = Field(default=15, gt=0)
 
 

@@ -17,8 +17,8 @@ from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
 from sidecar.daemon.service import IndexService
 from sidecar.daemon.wiring import create_registry
-from sidecar.events.hub import EventHub
 from tests import handsoff
+from tests.event_log_helpers import daemon_hub
 from tests.live_server import free_port, wait_until
 
 PREFIX = "/api/plugins/valuetracker"
@@ -60,7 +60,7 @@ def running_daemon(tmp: Path, root: Path, mode: str) -> Iterator[tuple[Client, I
                   "rescan_minutes": 0},
     })  # fmt: skip
     registry = create_registry(settings)
-    hub = EventHub(1000)
+    hub = daemon_hub(tmp / "db")
     service = IndexService(settings, registry, hub, Notifier({}))
     app = create_app(settings, registry, service=service, hub=hub)
     port = free_port()

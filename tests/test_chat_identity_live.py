@@ -17,7 +17,7 @@ from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
 from sidecar.daemon.service import IndexService
 from sidecar.daemon.wiring import create_registry
-from sidecar.events.hub import EventHub
+from tests.event_log_helpers import all_events, daemon_hub
 from tests.live_server import wait_until
 from tests.st_files import header, message, st_save
 
@@ -42,7 +42,7 @@ def start_service(tmp: Path, mode: str, **index: Any) -> IndexService:
     })  # fmt: skip
     registry = create_registry(settings)
     registry.open()
-    service = IndexService(settings, registry, EventHub(1000), Notifier({}))
+    service = IndexService(settings, registry, daemon_hub(tmp / "db"), Notifier({}))
     service.start()
     service.registry_to_close = registry  # type: ignore[attr-defined]
     wait_until(lambda: not service.reconciling and service.status()["chats"] > 0, TIMEOUT)
@@ -62,12 +62,12 @@ def rows(service: IndexService) -> list[tuple[str, str, str]]:
 
 
 def events(service: IndexService, after: int = 0) -> list[tuple[str, str]]:
-    found, _lost = service.hub.since(after)
-    return [(event.kind, event.chat_id) for _id, event in found]
+    """(kind, chatId) of the change feed's events after the id ``after``."""
+    return [(e.kind, e.chat_id) for ident, e in all_events(service.catalog) if ident > after]
 
 
 def last_event_id(service: IndexService) -> int:
-    found, _lost = service.hub.since(0)
+    found = all_events(service.catalog)
     return found[-1][0] if found else 0
 
 

@@ -20,8 +20,8 @@ from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
 from sidecar.daemon.service import IndexService
 from sidecar.daemon.wiring import create_registry
-from sidecar.events.hub import EventHub
 from tests.conftest import PREFIX
+from tests.event_log_helpers import daemon_hub
 from tests.index_harness import Harness
 from tests.live_server import wait_until
 from tests.st_files import header, message, st_save
@@ -208,7 +208,7 @@ def test_status_and_index_summary_list_chat_level_namespaces(tmp_path: Path) -> 
     )
     registry = create_registry(settings)
     registry.open()
-    service = IndexService(settings, registry, EventHub(100), Notifier({}))
+    service = IndexService(settings, registry, daemon_hub(db_dir), Notifier({}))
     service.start()
     try:
         wait_until(lambda: not service.status()["reconciling"], timeout=15)

@@ -109,7 +109,9 @@ def test_run_watches_serves_notifies_and_stops_cleanly(daemon: Daemon) -> None:
             connected.set()
             for line in stream.iter_lines():
                 if line.startswith("data: "):
-                    events.append(json.loads(line[len("data: ") :]))
+                    data = json.loads(line[len("data: ") :])
+                    if "kind" in data:  # not the stream's position message
+                        events.append(data)
 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
@@ -194,4 +196,60 @@ def test_status_reports_disk_use(daemon: Daemon) -> None:
     assert usage["lineStore"] > 0
     assert usage["extensions"]["ext"] > 0
     assert usage["total"] >= usage["catalog"] + usage["lineStore"] + usage["extensions"]["ext"]
+    assert daemon.stop()[0] == 0
+
+
+def sse_messages(daemon: Daemon, count: int, last_event_id: str | None) -> list[dict[str, Any]]:
+    """The first ``count`` messages of a new feed connection, as ``{event, id, data}``."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
+    got: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    with httpx.stream(
+        "GET", daemon.base + PREFIX + "/events", headers=headers, timeout=20
+    ) as stream:
+        for line in stream.iter_lines():
+            if not line:
+                if "event" in current:
+                    got.append(current)
+                current = {}
+                if len(got) == count:
+                    return got
+            elif not line.startswith(":"):
+                field, _, value = line.partition(": ")
+                current[field] = json.loads(value) if field == "data" else value
+    return got
+
+
+def test_a_client_from_before_a_restart_gets_exactly_what_it_missed(daemon: Daemon) -> None:
+    """Event ids persist: after a restart, the last id a client saw resumes the feed exactly
+    (the changes found while reconciling included); an id sidecar never issued gets a reset."""
+    daemon.start()
+    daemon.messages(until="READY=1")
+    wait_until(lambda: catalog_count(daemon) == 1, timeout=15)
+    first = sse_messages(daemon, 1, None)[0]
+    assert first["event"] == "position"
+    st_save(daemon.root / SOLO / "old.jsonl", [header(), message("hi", extra={"ext": {"n": 2}})])
+    seen = sse_messages(daemon, 3, first["id"])[1:]  # position, changed, updated
+    assert [m["data"]["kind"] for m in seen] == ["changed", "updated"]
+    last_seen = seen[-1]["id"]
+    assert daemon.stop()[0] == 0
+
+    old = daemon.root / SOLO / "old.jsonl"
+    st_save(old, [header(), message("hi", extra={"ext": {"n": 3}}), message("more")])
+    daemon.start()
+    daemon.messages(until="READY=1")
+    wait_until(lambda: daemon.get(PREFIX + "/status").json()["reconciling"] is False, timeout=15)
+    missed = sse_messages(daemon, 3, last_seen)
+    assert missed[0] == {"event": "position", "id": last_seen,
+                         "data": {"lastEventId": int(last_seen)}}  # fmt: skip
+    assert [(m["event"], m["data"]["kind"]) for m in missed[1:]] == [
+        ("change", "changed"),
+        ("change", "updated"),
+    ]
+    assert int(missed[1]["id"]) == int(last_seen) + 1  # nothing skipped, nothing repeated
+    assert missed[2]["data"]["previousCount"] == 1
+    assert missed[2]["data"]["messageCount"] == 2
+    stale = sse_messages(daemon, 2, "2")  # an id of the old per-process numbering
+    assert stale[1]["event"] == "reset"
+    assert stale[1]["data"] == {"lastEventId": int(missed[2]["id"])}
     assert daemon.stop()[0] == 0

@@ -13,7 +13,7 @@ from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
 from sidecar.daemon.service import IndexService
 from sidecar.daemon.wiring import create_registry
-from sidecar.events.hub import EventHub
+from tests.event_log_helpers import all_events, daemon_hub
 from tests.live_server import wait_until
 from tests.st_files import header, message, st_save
 
@@ -33,8 +33,7 @@ def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexSer
     })  # fmt: skip
     registry = create_registry(settings)
     registry.open()
-    hub = EventHub(1000)
-    svc = IndexService(settings, registry, hub, Notifier({}))
+    svc = IndexService(settings, registry, daemon_hub(tmp_path / "db"), Notifier({}))
     svc.start()
     wait_until(lambda: svc.status()["chats"] == 1 and not svc.reconciling, timeout=15)
     yield svc
@@ -43,8 +42,7 @@ def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexSer
 
 
 def kinds(svc: IndexService) -> list[str]:
-    events, _lost = svc.hub.since(0)
-    return [event.kind for _id, event in events]
+    return [event.kind for _id, event in all_events(svc.catalog)]
 
 
 def chats(svc: IndexService) -> list[tuple[str, str | None, str]]:
@@ -90,7 +88,7 @@ def test_periodic_rescan_catches_what_the_watcher_missed(tmp_path: Path) -> None
     })  # fmt: skip
     registry = create_registry(settings)
     registry.open()
-    svc = IndexService(settings, registry, EventHub(100), Notifier({}))
+    svc = IndexService(settings, registry, daemon_hub(tmp_path / "db"), Notifier({}))
     svc.start()
     try:
         wait_until(lambda: svc.status()["messages"] == 1, timeout=15)
@@ -112,7 +110,7 @@ def test_status_says_reconciling_from_start_until_the_first_pass_ends(tmp_path: 
     })  # fmt: skip
     registry = create_registry(settings)
     registry.open()
-    svc = IndexService(settings, registry, EventHub(100), Notifier({}))
+    svc = IndexService(settings, registry, daemon_hub(tmp_path / "db"), Notifier({}))
     svc.start()
     try:
         assert svc.status()["reconciling"] is True  # queued, not yet started: still "not done"
@@ -132,8 +130,7 @@ def test_events_carry_the_user_whose_chat_changed(service: IndexService) -> None
     )
 
     def owners() -> set[tuple[str, str | None]]:
-        events, _lost = service.hub.since(0)
-        return {(event.kind, event.user) for _id, event in events}
+        return {(event.kind, event.user) for _id, event in all_events(service.catalog)}
 
     wait_until(lambda: {("new", "bob"), ("added", "default-user")} <= owners(), timeout=15)
     assert all(user is not None for _kind, user in owners())

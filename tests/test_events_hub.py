@@ -1,17 +1,21 @@
-"""The event hub: ids, the bounded buffer, live streams fed from another thread, shutdown."""
+"""The event hub over the catalog's event log: ids that persist and never repeat, replay and
+resets, live streams woken from another thread (or by polling), filters, shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import threading
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from sidecar.events import ChangeEvent, EventHub, Reset
 from sidecar.events.hub import StreamItem
+from sidecar.storage.event_log import time_seed
+from tests.event_log_helpers import Log
 
 T = TypeVar("T")
 TIMEOUT = 5.0  # generous upper bound for anything that should happen at once
@@ -24,12 +28,21 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(bounded())
 
 
+AT = "2026-12-04T10:00:00.000Z"
+
+
 def msg(chat: str = "c1", namespace: str | None = "ns", position: int = 0) -> ChangeEvent:
-    return ChangeEvent("changed", chat, position, 0, namespace, ("k",))
+    return ChangeEvent("changed", chat, position, 0, namespace, ("k",), at=AT)
 
 
-def bound_hub(buffer_size: int = 1000) -> EventHub:
-    hub = EventHub(buffer_size)
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[Log]:
+    opened = Log(tmp_path / "db")
+    yield opened
+    opened.close()
+
+
+def bound(hub: EventHub) -> EventHub:
     hub.bind(asyncio.get_running_loop())
     return hub
 
@@ -39,46 +52,70 @@ async def take(stream: AsyncGenerator[StreamItem, None], count: int) -> list[Str
 
 
 async def until_waiting() -> None:
-    """Let a freshly started stream task run up to its first wait (two loop turns)."""
+    """Let a freshly started stream task run up to its first wait (a few loop turns)."""
     for _ in range(3):
         await asyncio.sleep(0)
 
 
-def test_ids_increase_from_one_and_since_returns_later_events() -> None:
-    hub = EventHub()
-    assert hub.last_id == 0
-    assert hub.since(0) == ([], False)
-    hub.publish([msg(position=1), msg(position=2)])
-    hub.publish([])
-    hub.publish([msg(position=3)])
-    assert hub.last_id == 3
-    events, lost = hub.since(0)
-    assert [(i, e.position) for i, e in events] == [(1, 1), (2, 2), (3, 3)]
+def ids_of(items: list[StreamItem]) -> list[int]:
+    return [item[0] for item in items if isinstance(item, tuple)]
+
+
+def test_ids_follow_each_other_and_since_returns_later_events(log: Log) -> None:
+    hub = log.hub()
+    empty_last = hub.last_id
+    assert hub.since(empty_last) == ([], False)
+    first = log.publish(hub, [msg(position=1), msg(position=2)])
+    log.publish(hub, [])
+    third = log.publish(hub, [msg(position=3)])
+    assert third == [first[1] + 1]
+    assert first[0] == empty_last + 1
+    assert hub.last_id == third[0]
+    events, lost = hub.since(empty_last)
+    assert [(i, e.position) for i, e in events] == [(first[0], 1), (first[1], 2), (third[0], 3)]
     assert not lost
-    assert hub.since(2) == ([(3, msg(position=3))], False)
-    assert hub.since(3) == ([], False)
+    assert hub.since(first[1]) == ([(third[0], msg(position=3))], False)
+    assert hub.since(third[0]) == ([], False)
 
 
-def test_buffer_is_bounded_and_evicted_events_are_reported_lost() -> None:
-    hub = EventHub(buffer_size=3)
-    hub.publish(msg(position=n) for n in range(1, 8))
-    assert hub.last_id == 7
-    events, lost = hub.since(0)
-    assert [i for i, _ in events] == [5, 6, 7]
+def test_ids_persist_across_restarts_and_a_new_catalog_never_reissues_one(tmp_path: Path) -> None:
+    """The first id of a log is time-based, and ids continue after a restart (a new hub, a new
+    connection to the same file), so a client's last id is never handed out again."""
+    before = time_seed()
+    log = Log(tmp_path / "first")
+    ids = log.append([msg(position=1), msg(position=2)])
+    assert ids[0] > before  # not 1: a reset catalog must start above any earlier one's ids
+    log.close()
+    reopened = Log(log.path.parent)  # sidecar restarted
+    more = reopened.append([msg(position=3)])
+    assert more == [ids[-1] + 1]
+    hub = reopened.hub()
+    assert hub.since(ids[-1]) == ([(more[0], msg(position=3))], False)
+    reopened.close()
+    elsewhere = Log(tmp_path / "new-folder")  # a catalog created later, e.g. after a repair
+    assert elsewhere.append([msg()])[0] > more[0]
+    assert elsewhere.hub().since(ids[0]) == ([], True)  # the old id is unknown there: reset
+    elsewhere.close()
+
+
+def test_pruned_events_are_reported_lost(log: Log) -> None:
+    ids = log.append(msg(position=n) for n in range(1, 8))
+    log.prune(keep=3)
+    hub = log.hub()
+    events, lost = hub.since(ids[0] - 1)
     assert lost
-    assert [i for i, _ in hub.since(3)[0]] == [5, 6, 7]
-    assert hub.since(3)[1]
-    assert hub.since(4) == (hub.since(0)[0], False)  # 5 is the oldest kept: nothing lost
+    assert events == []
+    assert [i for i, _ in hub.since(ids[3])[0]] == ids[4:]  # the oldest kept is ids[4]
+    assert not hub.since(ids[3])[1]
 
 
-def test_an_id_beyond_last_id_is_lost_history() -> None:
-    hub = EventHub()
-    hub.publish([msg()])
-    assert hub.since(5) == ([], True)
+def test_an_id_beyond_the_last_is_lost_history(log: Log) -> None:
+    ids = log.append([msg()])
+    assert log.hub().since(ids[0] + 5) == ([], True)
 
 
 def test_change_event_payload_and_kinds() -> None:
-    event = ChangeEvent("added", "abc", 4, 1, "tracker", ("hp", "mp"))
+    event = ChangeEvent("added", "abc", 4, 1, "tracker", ("hp", "mp"), at="2026-01-02T03:04:05Z")
     assert event.payload(9) == {
         "eventId": 9,
         "chatId": "abc",
@@ -87,96 +124,123 @@ def test_change_event_payload_and_kinds() -> None:
         "namespace": "tracker",
         "keys": ["hp", "mp"],
         "kind": "added",
+        "at": "2026-01-02T03:04:05Z",
+        "messageCount": None,
+        "previousCount": None,
     }
-    assert ChangeEvent("renamed", "abc").payload(1)["keys"] == []
+    shrunk = ChangeEvent("shrunk", "abc", message_count=1, previous_count=120).payload(1)
+    assert (shrunk["keys"], shrunk["messageCount"], shrunk["previousCount"]) == ([], 1, 120)
     with pytest.raises(ValueError, match="unknown change kind"):
         ChangeEvent("exploded", "abc")
 
 
-def test_publish_from_another_thread_wakes_a_waiting_stream() -> None:
+def test_every_field_survives_the_log(log: Log) -> None:
+    event = ChangeEvent("shrunk", "c9", None, None, None, (), "alice", "2026-05-06T07:08:09.010Z",
+                        2, 400)  # fmt: skip
+    keyed = ChangeEvent("removed", "c9", 3, 2, "ns.x", ("a", "b/c"), "alice", "2026-05-06Z")
+    ids = log.append([event, keyed])
+    assert log.hub().since(ids[0] - 1)[0] == [(ids[0], event), (ids[1], keyed)]
+
+
+def test_notify_from_another_thread_wakes_a_waiting_stream(log: Log) -> None:
     async def scenario() -> list[StreamItem]:
-        hub = bound_hub()
+        hub = bound(log.hub(poll_seconds=60))
         stream = hub.stream(after=None, namespace=None, chat_id=None, heartbeat=60)
         first = asyncio.ensure_future(anext(stream))
         await until_waiting()
         assert not first.done()
 
-        def publisher() -> None:
+        def indexer() -> None:
             for n in range(1, 201):
-                hub.publish([msg(position=n)])
+                log.publish(hub, [msg(position=n)])
 
-        thread = threading.Thread(target=publisher)
+        thread = threading.Thread(target=indexer)
         thread.start()
         items = [await first, *await take(stream, 199)]
         await asyncio.to_thread(thread.join)
         await stream.aclose()
         return items
 
-    positions = [(i[0], i[1].position) for i in run(scenario()) if isinstance(i, tuple)]
-    assert positions == [(n, n) for n in range(1, 201)]
+    items = run(scenario())
+    positions = [i[1].position for i in items if isinstance(i, tuple)]
+    assert positions == list(range(1, 201))
+    ids = ids_of(items)
+    assert ids == list(range(ids[0], ids[0] + 200))
 
 
-def test_stream_replays_buffered_events_then_continues_live() -> None:
+def test_without_a_wake_up_the_stream_finds_new_events_by_polling(log: Log) -> None:
     async def scenario() -> list[StreamItem]:
-        hub = bound_hub()
-        hub.publish([msg(position=1), msg(position=2), msg(position=3)])
-        stream = hub.stream(after=1, namespace=None, chat_id=None, heartbeat=60)
+        hub = bound(log.hub(poll_seconds=0.05))
+        stream = hub.stream(after=None, heartbeat=60)
+        pending = asyncio.ensure_future(anext(stream))
+        await until_waiting()
+        log.append([msg(position=7)])  # committed by someone who does not notify
+        return [await pending]
+
+    assert [i[1].position for i in run(scenario()) if isinstance(i, tuple)] == [7]
+
+
+def test_stream_replays_logged_events_then_continues_live(log: Log) -> None:
+    async def scenario() -> tuple[list[int], list[StreamItem]]:
+        hub = bound(log.hub())
+        ids = log.publish(hub, [msg(position=1), msg(position=2), msg(position=3)])
+        stream = hub.stream(after=ids[0], namespace=None, chat_id=None, heartbeat=60)
         replayed = await take(stream, 2)
-        hub.publish([msg(position=4)])
-        return [*replayed, await anext(stream)]
+        ids += log.publish(hub, [msg(position=4)])
+        return ids, [*replayed, await anext(stream)]
 
-    assert [item[0] for item in run(scenario()) if isinstance(item, tuple)] == [2, 3, 4]
+    ids, items = run(scenario())
+    assert ids_of(items) == ids[1:]
 
 
-def test_filters_by_chat_and_namespace_keep_events_without_namespace() -> None:
+def test_filters_by_chat_and_namespace_keep_events_without_namespace(log: Log) -> None:
+    ids = log.append(
+        [
+            msg("c1", "a", 1),
+            msg("c1", "b", 2),
+            msg("c2", "a", 3),
+            ChangeEvent("shrunk", "c1", at=AT),
+            ChangeEvent("removed", "c1", 5, at=AT),
+            ChangeEvent("missing", "c2", at=AT),
+            msg("c1", "a", 7),
+        ]
+    )
+
+    async def seen(namespace: str | None, chat_id: str | None, count: int) -> list[int]:
+        hub = bound(log.hub())
+        stream = hub.stream(after=ids[0] - 1, namespace=namespace, chat_id=chat_id, heartbeat=60)
+        return [ids.index(i) + 1 for i in ids_of(await take(stream, count))]
+
+    assert run(seen("a", "c1", 4)) == [1, 4, 5, 7]
+    assert run(seen(None, "c2", 2)) == [3, 6]
+    assert run(seen("b", None, 4)) == [2, 4, 5, 6]
+    assert run(seen(None, None, 7)) == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_a_user_filter_shows_only_that_users_chats(log: Log) -> None:
     published = [
-        msg("c1", "a", 1),
-        msg("c1", "b", 2),
-        msg("c2", "a", 3),
-        ChangeEvent("shrunk", "c1"),
-        ChangeEvent("removed", "c1", 5),
-        ChangeEvent("missing", "c2"),
-        msg("c1", "a", 7),
+        ChangeEvent("new", "c1", user="alice", at=AT),
+        ChangeEvent("new", "c2", user="bob", at=AT),
+        ChangeEvent("changed", "c1", 0, 0, "ns", ("k",), "alice", AT),
     ]
+    ids = log.append(published)
 
-    async def ids(namespace: str | None, chat_id: str | None, count: int) -> list[int]:
-        hub = bound_hub()
-        hub.publish(published)
-        stream = hub.stream(after=0, namespace=namespace, chat_id=chat_id, heartbeat=60)
-        items = await take(stream, count)
-        return [item[0] for item in items if isinstance(item, tuple)]
+    async def seen(user: str | None, count: int) -> list[int]:
+        hub = bound(log.hub())
+        items = await take(hub.stream(after=ids[0] - 1, user=user, heartbeat=60), count)
+        return [ids.index(i) + 1 for i in ids_of(items)]
 
-    assert run(ids("a", "c1", 4)) == [1, 4, 5, 7]
-    assert run(ids(None, "c2", 2)) == [3, 6]
-    assert run(ids("b", None, 4)) == [2, 4, 5, 6]
-    assert run(ids(None, None, 7)) == [1, 2, 3, 4, 5, 6, 7]
-
-
-def test_a_user_filter_shows_only_that_users_chats() -> None:
-    published = [
-        ChangeEvent("new", "c1", user="alice"),
-        ChangeEvent("new", "c2", user="bob"),
-        ChangeEvent("changed", "c1", 0, 0, "ns", ("k",), "alice"),
-    ]
-
-    async def ids(user: str | None, count: int) -> list[int]:
-        hub = bound_hub()
-        hub.publish(published)
-        stream = hub.stream(after=0, user=user, heartbeat=60)
-        items = await take(stream, count)
-        return [item[0] for item in items if isinstance(item, tuple)]
-
-    assert run(ids("alice", 2)) == [1, 3]
-    assert run(ids("bob", 1)) == [2]
-    assert run(ids(None, 3)) == [1, 2, 3]
-    assert "user" not in published[0].payload(1)  # the wire format does not change
+    assert run(seen("alice", 2)) == [1, 3]
+    assert run(seen("bob", 1)) == [2]
+    assert run(seen(None, 3)) == [1, 2, 3]
+    assert "user" not in published[0].payload(1)  # the wire format does not carry the owner
 
 
-def test_heartbeat_after_the_interval_of_silence() -> None:
+def test_heartbeat_after_the_interval_of_silence(log: Log) -> None:
     async def scenario() -> tuple[list[StreamItem], float]:
-        hub = bound_hub()
-        hub.publish([msg("other")])  # filtered out: not something the client sees
-        stream = hub.stream(after=0, namespace=None, chat_id="c1", heartbeat=0.05)
+        hub = bound(log.hub())
+        ids = log.publish(hub, [msg("other")])  # filtered out: not something the client sees
+        stream = hub.stream(after=ids[0] - 1, namespace=None, chat_id="c1", heartbeat=0.05)
         loop = asyncio.get_running_loop()
         started = loop.time()
         items = await take(stream, 2)
@@ -187,9 +251,9 @@ def test_heartbeat_after_the_interval_of_silence() -> None:
     assert elapsed >= 0.1
 
 
-def test_close_ends_open_streams_promptly_and_later_ones_at_once() -> None:
+def test_close_ends_open_streams_promptly_and_later_ones_at_once(log: Log) -> None:
     async def scenario() -> None:
-        hub = bound_hub()
+        hub = bound(log.hub())
         streams = [
             hub.stream(after=None, namespace=None, chat_id=None, heartbeat=60) for _ in range(3)
         ]
@@ -208,9 +272,9 @@ def test_close_ends_open_streams_promptly_and_later_ones_at_once() -> None:
     run(scenario())
 
 
-def test_close_is_safe_in_a_signal_handler_that_interrupts_the_hub() -> None:
+def test_close_is_safe_in_a_signal_handler_that_interrupts_the_hub(log: Log) -> None:
     """uvicorn's signal handler runs on the loop's thread, maybe while it is inside the hub."""
-    hub = EventHub()
+    hub = log.hub()
 
     def give_up(_signum: int, _frame: object) -> None:
         raise TimeoutError("close() waited for a lock held by the thread it interrupted")
@@ -221,7 +285,7 @@ def test_close_is_safe_in_a_signal_handler_that_interrupts_the_hub() -> None:
     }
     signal.setitimer(signal.ITIMER_REAL, 2.0)
     try:
-        with hub._lock:  # the loop's thread in a critical section when the signal lands
+        with hub._lock, hub._reading:  # the loop's thread in a critical section
             signal.raise_signal(signal.SIGUSR1)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -230,9 +294,9 @@ def test_close_is_safe_in_a_signal_handler_that_interrupts_the_hub() -> None:
     assert hub.closed
 
 
-def test_stop_event_ends_one_stream() -> None:
+def test_stop_event_ends_one_stream(log: Log) -> None:
     async def scenario() -> None:
-        hub = bound_hub()
+        hub = bound(log.hub())
         stop = asyncio.Event()
         stream = hub.stream(after=None, namespace=None, chat_id=None, heartbeat=60, stop=stop)
         task = asyncio.ensure_future(anext(stream))
@@ -245,66 +309,94 @@ def test_stop_event_ends_one_stream() -> None:
     run(scenario())
 
 
-def test_bind_reopens_a_closed_hub_and_keeps_events_published_before() -> None:
-    hub = EventHub()
-    hub.publish([msg(position=1)])  # not bound yet: only buffered
+def test_bind_reopens_a_closed_hub_and_keeps_events_logged_before(log: Log) -> None:
+    hub = log.hub()
+    ids = log.publish(hub, [msg(position=1)])  # not bound yet: only logged
     hub.close()
 
     async def scenario() -> list[StreamItem]:
         hub.bind(asyncio.get_running_loop())
-        return await take(hub.stream(after=0, heartbeat=60), 1)
+        return await take(hub.stream(after=ids[0] - 1, heartbeat=60), 1)
 
-    assert run(scenario()) == [(1, msg(position=1))]
+    assert run(scenario()) == [(ids[0], msg(position=1))]
 
 
-def test_unknown_last_id_resets_to_last_id_then_continues_live() -> None:
-    async def scenario() -> list[StreamItem]:
-        hub = bound_hub()
-        hub.publish([msg(position=1), msg(position=2)])
-        stream = hub.stream(after=50, heartbeat=60)  # an id from before a restart
+def test_unknown_last_id_resets_to_the_last_id_then_continues_live(log: Log) -> None:
+    async def scenario() -> tuple[list[int], list[StreamItem]]:
+        hub = bound(log.hub())
+        ids = log.publish(hub, [msg(position=1), msg(position=2)])
+        stream = hub.stream(after=ids[-1] + 50, heartbeat=60)  # from another catalog
         reset = await anext(stream)
-        hub.publish([msg(position=3)])
-        return [reset, await anext(stream)]
+        ids += log.publish(hub, [msg(position=3)])
+        return ids, [reset, await anext(stream)]
 
-    assert run(scenario()) == [Reset(2), (3, msg(position=3))]
-
-
-def test_evicted_position_resets_to_last_id() -> None:
-    async def scenario() -> list[StreamItem]:
-        hub = bound_hub(buffer_size=2)
-        hub.publish(msg(position=n) for n in range(1, 6))
-        return await take(hub.stream(after=1, heartbeat=60), 1)
-
-    assert run(scenario()) == [Reset(5)]
+    ids, items = run(scenario())
+    assert items == [Reset(ids[1]), (ids[2], msg(position=3))]
 
 
-def test_a_subscriber_that_falls_behind_gets_a_reset_and_the_buffer_stays_bounded() -> None:
-    async def scenario() -> list[StreamItem]:
-        hub = bound_hub(buffer_size=3)
-        hub.publish(msg(position=n) for n in range(1, 4))
-        stream = hub.stream(after=0, heartbeat=60)
-        first = await anext(stream)  # the stream holds a copy of events 1-3
-        hub.publish(msg(position=n) for n in range(4, 14))  # evicts what it has not read
-        assert [i for i, _ in hub.since(0)[0]] == [11, 12, 13]
-        return [first, *await take(stream, 3)]
+def test_a_stale_id_from_before_the_log_gets_a_reset_not_silence(log: Log) -> None:
+    """A client that saw ids 1 and 2 of an old log (the old per-process numbering) gets a
+    reset, never the new log's events as if they followed its own."""
 
-    items = run(scenario())
+    async def scenario() -> tuple[list[int], list[StreamItem]]:
+        hub = bound(log.hub())
+        ids = log.publish(hub, [msg(position=1), msg(position=2)])
+        return ids, await take(hub.stream(after=2, heartbeat=60), 1)
+
+    ids, items = run(scenario())
+    assert items == [Reset(ids[-1])]
+
+
+def test_pruned_position_resets_to_the_last_id(log: Log) -> None:
+    async def scenario() -> tuple[list[int], list[StreamItem]]:
+        ids = log.append(msg(position=n) for n in range(1, 6))
+        log.prune(keep=2)
+        hub = bound(log.hub(cache_size=2))
+        return ids, await take(hub.stream(after=ids[0], heartbeat=60), 1)
+
+    ids, items = run(scenario())
+    assert items == [Reset(ids[-1])]
+
+
+def test_a_subscriber_that_falls_behind_the_log_gets_a_reset_and_memory_stays_bounded(
+    log: Log,
+) -> None:
+    async def scenario() -> tuple[list[int], list[StreamItem], int]:
+        hub = bound(log.hub(cache_size=3))
+        ids = log.publish(hub, (msg(position=n) for n in range(1, 4)))
+        stream = hub.stream(after=ids[0] - 1, heartbeat=60)
+        first = await anext(stream)  # the stream read events 1-3 from the cache
+        ids += log.publish(hub, (msg(position=n) for n in range(4, 14)))
+        log.prune(keep=3)  # what it has not read is gone from the log too
+        cached = len(hub._ids)
+        return ids, [first, *await take(stream, 3)], cached
+
+    ids, items, cached = run(scenario())
+    assert cached == 3
     assert [item[0] if isinstance(item, tuple) else item for item in items] == [
-        1,
-        2,
-        3,
-        Reset(13),
+        *ids[:3],
+        Reset(ids[-1]),
     ]
 
 
-def test_invalid_arguments() -> None:
-    with pytest.raises(ValueError, match="buffer_size"):
-        EventHub(0)
+def test_a_subscriber_behind_the_cache_reads_the_log_itself(log: Log) -> None:
+    async def scenario() -> tuple[list[int], list[StreamItem]]:
+        hub = bound(log.hub(cache_size=2))
+        ids = log.publish(hub, (msg(position=n) for n in range(1, 11)))
+        return ids, await take(hub.stream(after=ids[0] - 1, heartbeat=60), 10)
+
+    ids, items = run(scenario())
+    assert ids_of(items) == ids
+
+
+def test_invalid_arguments(log: Log) -> None:
+    with pytest.raises(ValueError, match="cache_size"):
+        log.hub(cache_size=0)
     with pytest.raises(ValueError, match="non-negative"):
-        EventHub().since(-1)
+        log.hub().since(-1)
 
     async def bad_heartbeat() -> None:
-        await anext(EventHub().stream(after=None, heartbeat=0))
+        await anext(log.hub().stream(after=None, heartbeat=0))
 
     with pytest.raises(ValueError, match="heartbeat"):
         run(bad_heartbeat())

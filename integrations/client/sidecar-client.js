@@ -12,7 +12,8 @@
 import { SidecarError } from './errors.js';
 import { API_PREFIX, checkKey, fileNameFrom, isDotKey, messagePath, position, queryString, segment } from './http.js';
 import { QueryClient } from './query.js';
-import { Subscription, deliverer, report, runEventSource, runFetchFeed } from './sse.js';
+import { runEventSource } from './eventsource.js';
+import { Subscription, deliverer, report, runFetchFeed } from './sse.js';
 
 export { CrossExtensionReader } from './cross-extension.js';
 export { SidecarError, SidecarNetworkError } from './errors.js';
@@ -201,7 +202,7 @@ export class SidecarClient extends QueryClient {
         const deliver = deliverer(subscription, onEvent, options.onError);
         const url = `${this.baseUrl}/events`;
         const run = useEventSource
-            ? runEventSource(EventSourceClass, url, { chatId, namespace }, subscription, deliver, options)
+            ? runEventSource(EventSourceClass, url, { chatId, namespace }, subscription, deliver, options, { fetch, headers })
             : runFetchFeed({
                 url: url + queryString({ chatId, namespace }),
                 base: this.baseUrl,

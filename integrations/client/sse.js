@@ -1,14 +1,14 @@
 // sse.js: the change feed's client side: an incremental `text/event-stream` parser, the
-// Subscription handle, and the two transports (a fetch-based reader, and EventSource).
+// Subscription handle, and the fetch-based transport (the EventSource one is in eventsource.js).
 
 import { SidecarError, SidecarNetworkError, errorFrom, networkError } from './errors.js';
-import { queryString } from './http.js';
 
-const FEED_RETRY_MS = 1000;
-const FEED_MAX_RETRY_MS = 30000;
+export const FEED_RETRY_MS = 1000;
+export const FEED_MAX_RETRY_MS = 30000;
 const FEED_STALE_MS = 90000;
-const FATAL_FEED_STATUSES = new Set([400, 401, 403, 404, 405, 410]);
-const EVENTSOURCE_CLOSED = 2;
+/** The stream's message types the client reads (`position`: its start, never delivered). */
+export const FEED_TYPES = new Set(['change', 'reset', 'position']);
+export const FATAL_FEED_STATUSES = new Set([400, 401, 403, 404, 405, 410]);
 
 /**
  * An incremental `text/event-stream` parser (the WHATWG algorithm): feed it chunks split
@@ -118,7 +118,10 @@ export class Subscription {
     /** @param {string|null} lastEventId */
     constructor(lastEventId) {
         this.lastEventId = lastEventId ?? '';
-        /** Resolves when the feed is first connected: changes made after that are delivered. */
+        /**
+         * Resolves when the feed is first connected and knows its position (sidecar's first
+         * message): changes made after that are delivered, even if the connection drops.
+         */
         this.ready = new Promise((resolve, reject) => {
             this.#resolveReady = resolve;
             this.#rejectReady = reject;
@@ -159,8 +162,12 @@ export class Subscription {
 
 export function deliverer(subscription, onEvent, onError) {
     return (type, id, data) => {
-        if (subscription.closed || (type !== 'change' && type !== 'reset')) return;
+        if (subscription.closed || !FEED_TYPES.has(type)) return;
         if (id) subscription.lastEventId = id;
+        if (type === 'position') { // where the stream starts: remembered, to resume from, not delivered
+            subscription._opened();
+            return;
+        }
         let parsed;
         try {
             parsed = JSON.parse(data);
@@ -224,7 +231,6 @@ export async function runFetchFeed({ url, base, fetch, headers, subscription, de
                 await response.body?.cancel();
                 throw new SidecarError(response.status, `Expected text/event-stream, got ${type}`);
             }
-            subscription._opened();
             options.onOpen?.();
             delay = retryMs;
             const parser = createSseParser((message) => deliver(message.event, message.id, message.data), {
@@ -252,47 +258,8 @@ export async function runFetchFeed({ url, base, fetch, headers, subscription, de
     }
 }
 
-/** The EventSource transport: the browser's reconnection, plus ours when it gives up. */
-export async function runEventSource(EventSourceClass, url, filter, subscription, deliver, options) {
-    let delay = options.retryMs ?? FEED_RETRY_MS;
-    let source = null;
-    const connect = () => {
-        if (subscription.closed) return;
-        const target = url + queryString({ ...filter, lastEventId: subscription.lastEventId || undefined });
-        source = new EventSourceClass(target);
-        const current = source;
-        current.addEventListener('open', () => {
-            delay = options.retryMs ?? FEED_RETRY_MS;
-            subscription._opened();
-            options.onOpen?.();
-        });
-        for (const type of ['change', 'reset']) {
-            current.addEventListener(type, (event) => deliver(type, event.lastEventId, event.data));
-        }
-        current.addEventListener('error', (event) => {
-            if (subscription.closed || current !== source) return;
-            const detail = event?.message ? `: ${event.message}` : '';
-            const status = typeof event?.code === 'number' ? event.code : 0;
-            const error = status >= 400
-                ? new SidecarError(status, `change feed refused${detail}`)
-                : new SidecarNetworkError(`change feed connection lost${detail}; reconnecting`);
-            report(options.onError, error);
-            if (current.readyState === EVENTSOURCE_CLOSED) {
-                current.close();
-                if (FATAL_FEED_STATUSES.has(status)) {
-                    subscription._failed(error);
-                    return;
-                }
-                sleep(delay, subscription.signal).then(connect);
-                delay = Math.min(delay * 2, FEED_MAX_RETRY_MS);
-            }
-        });
-    };
-    subscription.signal.addEventListener('abort', () => source?.close());
-    connect();
-}
-
-function sleep(ms, signal) {
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function sleep(ms, signal) {
     return new Promise((resolve) => {
         if (signal.aborted) return resolve();
         const timer = setTimeout(done, ms);

@@ -56,7 +56,23 @@
  * One change-feed event. `type` is `change` (data: `{eventId, chatId, position, swipe,
  * namespace, keys, kind}`) or `reset` (data: `{lastEventId}`: events were missed, re-read
  * whatever you cache).
- * @typedef {{type: 'change'|'reset', id: number, data: JsonObject}} FeedEvent
+ * @typedef {object} ChangeData what a `change` event's `data` holds
+ * @property {number} eventId the event's id (persists across sidecar restarts; never reused)
+ * @property {string} chatId
+ * @property {'added'|'changed'|'removed'|'new'|'updated'|'shrunk'|'missing'|'renamed'} kind
+ *   data of a message (`position`, `swipe`, `namespace`, `keys`; chat-level `chat_metadata` data
+ *   has null `position`/`swipe`), or the whole chat
+ * @property {number|null} position
+ * @property {number|null} swipe
+ * @property {string|null} namespace
+ * @property {string[]} keys
+ * @property {string} at ISO time of the change (UTC)
+ * @property {number|null} messageCount whole-chat kinds: the chat's messages after the change
+ * @property {number|null} previousCount `updated` and `shrunk`: its messages before
+ */
+
+/**
+ * @typedef {{type: 'change', id: number, data: ChangeData} | {type: 'reset', id: number, data: {lastEventId: number}}} FeedEvent
  */
 
 /**

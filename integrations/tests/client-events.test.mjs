@@ -71,6 +71,7 @@ describe('fetch reader (token)', () => {
         await subscription.ready;
         await save(sidecar.dataRoot, 'feed-a', 2);
         const change = await first.until(hpChange(chatId), 'change event');
+        assert.match(change.data.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
         assert.deepEqual(change.data, {
             eventId: change.id,
             chatId,
@@ -79,8 +80,11 @@ describe('fetch reader (token)', () => {
             namespace: 'myns',
             keys: ['hp'],
             kind: 'changed',
+            at: change.data.at,
+            messageCount: null,
+            previousCount: null,
         });
-        assert.equal(subscription.lastEventId, String(change.id));
+        assert.equal(subscription.lastEventId, String(first.events.at(-1).id)); // `updated` may follow
 
         subscription.close();
         assert.equal(subscription.closed, true);
@@ -168,6 +172,7 @@ describe('fetch reader (token)', () => {
             const before = await feed.until(hpChange(chatId), 'change before the cut');
 
             relay.drop();
+            const seenBeforeDrop = feed.events.map((e) => e.id);
             await save(sidecar.dataRoot, 'feed-e', 3); // while disconnected, or just after: either way delivered
             await waitFor(() => feed.events.filter(hpChange(chatId)).length >= 2, { what: 'change after the cut' });
             subscription.close();
@@ -178,7 +183,8 @@ describe('fetch reader (token)', () => {
             assert.ok(heads.length >= 2);
             assert.match(heads[0], /^authorization: Bearer client-events-token$/im);
             assert.doesNotMatch(heads[0], /^last-event-id:/im);
-            assert.match(heads[1], new RegExp(`^last-event-id: ${before.id}$`, 'im'));
+            const resumedFrom = Number(/^last-event-id: (\d+)$/im.exec(heads[1])?.[1]);
+            assert.ok(resumedFrom >= before.id && seenBeforeDrop.includes(resumedFrom), `resumed from ${resumedFrom}`);
             const changeIds = feed.events.filter(hpChange(chatId)).map((e) => e.id);
             assert.equal(new Set(changeIds).size, changeIds.length, 'no event delivered twice');
         } finally {
@@ -195,6 +201,16 @@ describe('fetch reader (token)', () => {
         assert.equal(feed.errors[0].status, 401);
     });
 });
+
+/**
+ * EventSource as browsers have it: on an HTTP error it closes and fires a bare `error` event,
+ * with no status (the `eventsource` package adds a `code` that browsers never set).
+ */
+class BrowserEventSource extends EventSource {
+    dispatchEvent(event) {
+        return super.dispatchEvent(event.type === 'error' ? new Event('error') : event);
+    }
+}
 
 describe('EventSource (no token)', () => {
     let sidecar;
@@ -244,5 +260,47 @@ describe('EventSource (no token)', () => {
         await save(sidecar.dataRoot, 'es-b', 2);
         await feed.until(hpChange(chatId), 'change via fetch');
         subscription.close();
+    });
+
+    test('a 4xx ends the subscription even when the EventSource does not say which status', async () => {
+        const browserLike = createClient({ baseUrl: sidecar.url, EventSource: BrowserEventSource });
+        const feed = recorder();
+        let opened = 0;
+        const subscription = browserLike.subscribe({ chatId: 'not a valid id' }, feed.onEvent, {
+            retryMs: 20,
+            onError: feed.onError,
+            onOpen: () => { opened += 1; },
+        });
+        await assert.rejects(subscription.ready, (error) => error.status === 400 && /Invalid chat ID/.test(error.message));
+        assert.equal(subscription.closed, true);
+        assert.equal(opened, 0);
+        assert.equal(feed.errors.length, 1, 'reported once, not retried');
+        assert.equal(feed.errors[0].status, 400);
+    });
+
+    test('when sidecar is away the EventSource transport retries, then resumes', async () => {
+        const relay = await startRelay(sidecar.url);
+        try {
+            await save(sidecar.dataRoot, 'es-c', 1);
+            let chatId = null;
+            await waitFor(async () => (chatId = (await client.findChat('es-c'))?.chatId ?? null), { what: 'es-c indexed' });
+            const viaRelay = createClient({ baseUrl: relay.url, EventSource: BrowserEventSource });
+            const feed = recorder();
+            let opened = 0;
+            const subscription = viaRelay.subscribe({ chatId }, feed.onEvent, {
+                retryMs: 20,
+                onError: feed.onError,
+                onOpen: () => { opened += 1; },
+            });
+            await subscription.ready;
+            relay.drop();
+            await save(sidecar.dataRoot, 'es-c', 2);
+            await feed.until(hpChange(chatId), 'change after the drop');
+            subscription.close();
+            assert.equal(subscription.closed, true);
+            assert.ok(opened >= 2, `opened ${opened} times`);
+        } finally {
+            await relay.close();
+        }
     });
 });

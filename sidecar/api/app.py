@@ -43,10 +43,10 @@ from sidecar.api.routes import (
 from sidecar.api.routes.health import HealthSource
 from sidecar.api.send_hooks import correct_answers
 from sidecar.config import Settings
-from sidecar.events.hub import EventHub
+from sidecar.events import CatalogEvents, EventHub
 from sidecar.indexer.namespaces import NamespacePolicy
 from sidecar.query.context import QueryContext
-from sidecar.storage.registry import ExtensionRegistry
+from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
 from sidecar.storage.sqlite import SqliteOptions
 
 API_PREFIX = "/api/plugins/valuetracker"
@@ -73,13 +73,15 @@ def create_app(
         settings.storage.database_dir,
         SqliteOptions(settings.storage.synchronous, settings.storage.busy_timeout_ms),
     )
-    hub = hub or EventHub(settings.events.buffer_size)
+    options = SqliteOptions(settings.storage.synchronous, settings.storage.busy_timeout_ms)
+    event_log = CatalogEvents(settings.storage.database_dir / CATALOG_FILE, options)
+    hub = hub or EventHub(event_log)
     index = settings.index
     query = QueryContext(
         settings.storage.database_dir,
         registry,
         NamespacePolicy(index.namespaces, index.exclude_namespaces, index.namespace_map),
-        SqliteOptions(settings.storage.synchronous, settings.storage.busy_timeout_ms),
+        options,
     )
 
     async def bind_hub() -> None:
@@ -90,7 +92,7 @@ def create_app(
     if service is not None:
         startup.append(service.start)
         shutdown.append(service.stop)
-    shutdown += [query.close, registry.close]
+    shutdown += [query.close, event_log.close, registry.close]
 
     scoped = Router(
         "/",

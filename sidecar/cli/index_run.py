@@ -27,6 +27,7 @@ from sidecar.indexer.retention import apply_retention
 from sidecar.indexer.scan import ScanSummary, full_scan, plan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation
+from sidecar.storage.event_log import prune_events
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -76,6 +77,8 @@ def run_index(
                 )
 
             summary = full_scan(indexer, locations, advance, reindex=reindex)
+        with catalog.write() as conn:  # the change feed keeps its newest events only
+            prune_events(conn, settings.events.buffer_size)
         days = settings.index.history_retention_days
         if days is not None:
             extensions = {ext for ns in summary.all_namespaces

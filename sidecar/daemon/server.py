@@ -18,9 +18,10 @@ from sidecar.api.app import API_PREFIX, create_app
 from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
 from sidecar.daemon.service import IndexService
-from sidecar.daemon.wiring import create_registry, resolve_data_root
-from sidecar.events.hub import EventHub
+from sidecar.daemon.wiring import create_registry, resolve_data_root, sqlite_options
+from sidecar.events import CatalogEvents, EventHub
 from sidecar.storage.lock import DatabaseLocked, hold_lock
+from sidecar.storage.registry import CATALOG_FILE
 
 log = logging.getLogger("sidecar")
 
@@ -111,7 +112,9 @@ def serve(settings: Settings) -> int:
     )
     notifier = Notifier()
     registry = create_registry(settings)
-    hub = EventHub(settings.events.buffer_size)
+    hub = EventHub(
+        CatalogEvents(settings.storage.database_dir / CATALOG_FILE, sqlite_options(settings))
+    )
     service = IndexService(settings, registry, hub, notifier)
     config = uvicorn.Config(
         create_app(settings, registry, service=service, hub=hub),

@@ -19,7 +19,6 @@ from watchdog.observers.api import BaseObserver
 from sidecar.clock import utc_now_iso
 from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
-from sidecar.daemon.publish import events_of
 from sidecar.daemon.wiring import create_indexer, open_catalog, open_line_store
 from sidecar.events.hub import EventHub
 from sidecar.indexer.changes import index_change
@@ -29,7 +28,7 @@ from sidecar.indexer.scan import QUIET_STATUSES, full_scan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation, discover_chats, shown_path
 from sidecar.storage.catalog_queries import catalog_counts, namespaces_in_use
-from sidecar.storage.catalog_tables import chats
+from sidecar.storage.event_log import prune_events
 from sidecar.storage.extension_db import Database
 from sidecar.storage.linestore import LineStore
 from sidecar.storage.registry import ExtensionRegistry
@@ -41,6 +40,7 @@ from sidecar.watch.worker import WatchWorker
 log = logging.getLogger("sidecar.daemon")
 
 PROGRESS_LOG_SECONDS = 5.0
+PRUNE_EVERY = 200  # indexed files between two prunings of the event log
 PROBLEMS_LOGGED = 5  # per file and index; all of them are in the catalog's problems table
 
 
@@ -65,7 +65,7 @@ class IndexService:
         self.coalescer: Coalescer | None = None
         self._stopping = threading.Event()
         self._rescanner: threading.Thread | None = None
-        self._owners: dict[str, str] = {}
+        self._since_prune = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -171,7 +171,7 @@ class IndexService:
     def _done(self, result: IndexResult, path: Path) -> None:
         if result.status not in QUIET_STATUSES:
             self.last_indexed = utc_now_iso()
-            self.hub.publish(events_of(result, self._owner(result.chat_id)))
+            self._logged_events()
         if not result.problems:
             return
         where = self._shown(path)
@@ -188,18 +188,15 @@ class IndexService:
         except ValueError:
             return shown_path(path)
 
-    def _owner(self, chat_id: str | None) -> str | None:
-        """The SillyTavern user whose chat this is (the feed shows users only their chats); a
-        chat never changes owner, so the answer is cached."""
-        if chat_id is None or self.catalog is None:
-            return None
-        owner = self._owners.get(chat_id)
-        if owner is None:
-            with self.catalog.read() as conn:
-                owner = conn.scalar(select(chats.c.user).where(chats.c.chat_id == chat_id))
-            if owner is not None:
-                self._owners[chat_id] = owner
-        return owner
+    def _logged_events(self) -> None:
+        """The index just logged events in the catalog: wake the feed, and now and then keep
+        only the newest ``events.buffer_size`` of them."""
+        self.hub.notify()
+        self._since_prune += 1
+        if self._since_prune >= PRUNE_EVERY and self.catalog is not None:
+            self._since_prune = 0
+            with self.catalog.write() as conn:
+                prune_events(conn, self.settings.events.buffer_size)
 
     # -- reporting ---------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from sidecar.indexer.rederive import adopt_settings
 from sidecar.indexer.update_state import Stores, UpdateSettings
 from sidecar.locations import find_sillytavern_data_root, looks_like_data_root
 from sidecar.sillytavern.discovery import DiscoveryOptions
-from sidecar.storage.catalog_tables import CatalogBase
+from sidecar.storage.catalog import CatalogDatabase
 from sidecar.storage.extension_db import Database
 from sidecar.storage.linestore import LineStore
 from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
@@ -32,11 +32,9 @@ def create_registry(settings: Settings) -> ExtensionRegistry:
     return ExtensionRegistry(settings.storage.database_dir, sqlite_options(settings))
 
 
-def open_catalog(settings: Settings) -> Database:
+def open_catalog(settings: Settings) -> CatalogDatabase:
     settings.storage.database_dir.mkdir(parents=True, exist_ok=True)
-    return Database(
-        settings.storage.database_dir / CATALOG_FILE, CatalogBase.metadata, sqlite_options(settings)
-    )
+    return CatalogDatabase(settings.storage.database_dir / CATALOG_FILE, sqlite_options(settings))
 
 
 def open_line_store(settings: Settings) -> LineStore:

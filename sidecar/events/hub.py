@@ -1,14 +1,14 @@
-"""The change feed's memory: a bounded buffer of recent events, and the streams that read it.
+"""The change feed's streams: they read the event log (``sidecar.storage.event_log``) by id.
 
-The indexer publishes from its worker thread; streams are asyncio consumers on the server's loop.
-Every event gets an id 1, 2, 3, ... **per process**: after a restart ids start again at 1, so a
-client may come back with an id this process never issued. Such a client, and one whose position
-was evicted from the buffer (it fell too far behind, or stayed away too long), gets a
-:class:`Reset` instead of silence: it must re-read what it caches, then continue with the events
-after ``Reset.last_id``.
+Events are written by the indexer into the catalog, in the transaction of the change they announce;
+the hub only reads them. It keeps the newest events in memory (one read of the log per batch of
+changes, however many streams follow it) and wakes its streams when :meth:`EventHub.notify` says
+the log grew (the indexer, in this process or another, calls it after each commit) or, as a
+fallback, when a stream has waited ``poll_seconds``.
 
-The buffer is a bounded deque: a slow subscriber never makes it grow. Each stream keeps only a
-cursor (the last id it has seen) and re-reads the buffer by id, a bounded batch at a time.
+A client that resumes after an id the log no longer holds (pruned, or from a catalog that was
+replaced) or never issued gets a :class:`Reset` instead of silence: it must re-read what it
+caches, then continue with the events after ``Reset.last_id``.
 """
 
 from __future__ import annotations
@@ -16,107 +16,111 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections import deque
-from collections.abc import AsyncGenerator, Iterable
+import time
+from bisect import bisect_right
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from itertools import islice
-from typing import Any, TypeAlias
+from typing import Protocol, TypeAlias
 
-MESSAGE_KINDS = frozenset({"added", "changed", "removed"})
-CHAT_KINDS = frozenset({"new", "missing", "renamed", "shrunk", "updated"})
-READ_BATCH = 500  # events a stream copies out of the buffer at a time
+from sidecar.storage.event_log import ChangeEvent
+
+READ_BATCH = 500  # events a stream takes at a time
+CACHE_SIZE = 5000  # newest events kept in memory
 
 
-@dataclass(frozen=True)
-class ChangeEvent:
-    """One change: a message-level kind (``MESSAGE_KINDS``) names ``position`` and usually
-    ``swipe``, ``namespace`` and the changed ``keys``; a chat-level kind (``CHAT_KINDS``) concerns
-    the whole chat and leaves them empty."""
+class EventSource(Protocol):
+    """Where the events are: the catalog's log (``sidecar.events.source``)."""
 
-    kind: str
-    chat_id: str
-    position: int | None = None
-    swipe: int | None = None
-    namespace: str | None = None
-    keys: tuple[str, ...] = ()
-    user: str | None = None  # the SillyTavern user whose chat it is; not sent to clients
+    def bounds(self) -> tuple[int, int]:
+        """``(first, last)``: oldest id kept, newest id issued (``first = last + 1``: none)."""
+        ...
 
-    def __post_init__(self) -> None:
-        if self.kind not in MESSAGE_KINDS and self.kind not in CHAT_KINDS:
-            raise ValueError(f"unknown change kind: {self.kind!r}")
-
-    def matches(self, namespace: str | None, chat_id: str | None, user: str | None = None) -> bool:
-        """The feed's filters. An event without a namespace concerns every namespace (a chat
-        that vanished, a message removed), so it passes any namespace filter. With ``user``
-        (the proxy plugin's ``x-sillytavern-user``), only that user's chats pass."""
-        if chat_id is not None and self.chat_id != chat_id:
-            return False
-        if user is not None and self.user != user:
-            return False
-        return namespace is None or self.namespace is None or self.namespace == namespace
-
-    def payload(self, event_id: int) -> dict[str, Any]:
-        """The JSON object clients receive (camelCase)."""
-        return {
-            "eventId": event_id,
-            "chatId": self.chat_id,
-            "position": self.position,
-            "swipe": self.swipe,
-            "namespace": self.namespace,
-            "keys": list(self.keys),
-            "kind": self.kind,
-        }
+    def read(self, after: int, limit: int) -> list[tuple[int, ChangeEvent]]: ...
 
 
 @dataclass(frozen=True)
 class Reset:
-    """Yielded by :meth:`EventHub.stream` when its position is not in the buffer (evicted, or an
-    id from another process); the stream goes on with the events after ``last_id``."""
+    """Yielded by :meth:`EventHub.stream` when its position cannot be replayed; the stream goes
+    on with the events after ``last_id``."""
 
     last_id: int
 
 
 StreamItem: TypeAlias = tuple[int, ChangeEvent] | Reset | None
+Batch: TypeAlias = tuple[list[tuple[int, ChangeEvent]], bool, int]
 
 
 class EventHub:
-    """Bounded in-memory buffer of recent events with increasing ids.
+    """Streams over an :class:`EventSource`. ``notify`` is thread-safe; streams are asyncio
+    consumers on the loop given to :meth:`bind`. ``close()`` ends every open stream (call it
+    when the server starts shutting down: open streams otherwise keep uvicorn open)."""
 
-    Publishing is thread-safe; subscribers are asyncio consumers on the loop given to
-    :meth:`bind`. ``close()`` ends every open stream (call it when the server starts shutting
-    down: open streams otherwise keep their connections, and uvicorn, open).
-    """
-
-    def __init__(self, buffer_size: int = 10_000) -> None:
-        if buffer_size < 1:
-            raise ValueError("buffer_size must be at least 1")
-        self._lock = threading.Lock()
-        self._buffer: deque[tuple[int, ChangeEvent]] = deque(maxlen=buffer_size)
-        self._last_id = 0
+    def __init__(
+        self, source: EventSource, cache_size: int = CACHE_SIZE, poll_seconds: float = 1.0
+    ) -> None:
+        if cache_size < 1 or poll_seconds <= 0:
+            raise ValueError("cache_size must be positive and poll_seconds above 0")
+        self._source = source
+        self._poll = poll_seconds
+        self._lock = threading.Lock()  # guards the fields below
+        self._reading = threading.Lock()  # one reader of the log at a time
+        self._cache_size = cache_size
+        self._ids: list[int] = []  # the cache: ids and events of the newest events read,
+        self._events: list[ChangeEvent] = []
+        self._cache_from = 0  # ...every event with an id above this one,...
+        self._first, self._last = 1, 0  # ...up to _last; the log's bounds at the last read
+        self._read_at = float("-inf")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake_pending = False
         self._closed = False
         self._changed = asyncio.Event()  # replaced by a fresh one at each wake-up
 
+    # -- producers -----------------------------------------------------------------------------
+
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Deliver to streams on ``loop`` (app startup); (re)opens the hub. Events published
-        before are kept in the buffer."""
+        """Deliver to streams on ``loop`` (app startup); (re)opens the hub."""
         with self._lock:
             self._loop = loop
             self._closed = False
             self._wake_pending = False
             self._changed = asyncio.Event()
 
-    def publish(self, events: Iterable[ChangeEvent]) -> None:
-        """Append events with the next ids and wake the streams; callable from any thread."""
-        batch = list(events)  # outside the lock: the iterable may be slow
-        if not batch:
-            return
-        with self._lock:
-            for event in batch:
-                self._last_id += 1
-                self._buffer.append((self._last_id, event))
-            self._request_wake()
+    def notify(self) -> None:
+        """The log may have grown: read it and wake the streams. Callable from any thread."""
+        if self.refresh(force=True):
+            with self._lock:
+                self._request_wake()
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Read new events into the cache (at most every ``poll_seconds`` unless ``force``);
+        returns whether there were any."""
+        with self._reading:
+            if not force and time.monotonic() - self._read_at < self._poll:
+                return False
+            self._read_at = time.monotonic()
+            first, last = self._source.bounds()
+            with self._lock:
+                start = self._last
+                if last < start or last - start > self._cache_size:  # far behind, or replaced
+                    start = max(last - self._cache_size, first - 1)
+                    self._ids, self._events, self._cache_from = [], [], start
+            fresh: list[tuple[int, ChangeEvent]] = []
+            while start < last:
+                batch = self._source.read(start, min(READ_BATCH, last - start))
+                if not batch:
+                    break
+                fresh += batch
+                start = batch[-1][0]
+            with self._lock:
+                grew = last > self._last
+                self._ids += [event_id for event_id, _ in fresh]
+                self._events += [event for _, event in fresh]
+                excess = len(self._ids) - self._cache_size
+                if excess > 0:
+                    self._cache_from = self._ids[excess - 1]
+                    del self._ids[:excess], self._events[:excess]
+                self._first, self._last = first, last
+            return grew
 
     def close(self) -> None:
         """End every open stream promptly, and any stream started later at once.
@@ -136,15 +140,18 @@ class EventHub:
 
     @property
     def last_id(self) -> int:
-        """The id of the newest event (0 before the first)."""
+        """The id of the newest event issued (what a new stream starts after)."""
+        self.refresh(force=True)
         with self._lock:
-            return self._last_id
+            return self._last
+
+    # -- consumers -----------------------------------------------------------------------------
 
     def since(self, last_event_id: int) -> tuple[list[tuple[int, ChangeEvent]], bool]:
-        """Buffered events with ids above ``last_event_id``, and whether some events after it
-        are lost: evicted from the buffer, or ``last_event_id`` is beyond :attr:`last_id` (an id
-        from before a restart)."""
-        events, lost, _ = self._read(last_event_id, None)
+        """Up to ``READ_BATCH`` events after ``last_event_id``, and whether events after it are
+        lost (no longer kept, or it is an id the log never issued)."""
+        self.refresh(force=True)
+        events, lost, _ = self._read(last_event_id)
         return events, lost
 
     async def stream(
@@ -157,23 +164,21 @@ class EventHub:
         heartbeat: float,
         stop: asyncio.Event | None = None,
     ) -> AsyncGenerator[StreamItem, None]:
-        """Buffered events after ``after`` (``None``: only events published from now), then live
-        ones, filtered (:meth:`ChangeEvent.matches`), as ``(id, event)``.
-
-        Yields ``None`` after ``heartbeat`` seconds without yielding anything, and a
-        :class:`Reset` when the position is not in the buffer (then continues after
-        ``Reset.last_id``). Returns as soon as ``stop`` is set or the hub is closed.
-        """
+        """Events after ``after`` (``None``: only events from now), then live ones, filtered
+        (:meth:`ChangeEvent.matches`), as ``(id, event)``; ``None`` after ``heartbeat`` seconds
+        without anything; a :class:`Reset` when the position cannot be replayed. Returns as soon
+        as ``stop`` is set or the hub is closed."""
         if heartbeat <= 0:
             raise ValueError("heartbeat must be positive")
         if after is not None and after < 0:
             raise ValueError("event ids are non-negative")
         loop = self._attach()
-        cursor = self.last_id if after is None else after
+        last_id = self.last_id  # reads the log
+        cursor = last_id if after is None else after
         quiet_until = loop.time() + heartbeat
         while not self._stopped(stop):
-            changed = self._changed  # taken before reading: a publish after the read sets it
-            events, lost, last_id = self._read(cursor, READ_BATCH)
+            changed = self._changed  # taken before reading: a wake after the read sets it
+            events, lost, last_id = self._read(cursor)
             if lost:
                 cursor = last_id
                 yield Reset(last_id)
@@ -190,25 +195,34 @@ class EventHub:
                 yield None
                 quiet_until = loop.time() + heartbeat
             elif not events:
-                await _first_of(changed, stop, quiet_until - loop.time())
+                wait = min(quiet_until - loop.time(), self._poll)
+                if not await _first_of(changed, stop, wait):
+                    self.refresh()  # no wake-up came: look at the log ourselves
 
     def _stopped(self, stop: asyncio.Event | None) -> bool:
         return self._closed or (stop is not None and stop.is_set())
 
-    def _read(
-        self, cursor: int, limit: int | None
-    ) -> tuple[list[tuple[int, ChangeEvent]], bool, int]:
-        """Up to ``limit`` buffered events after ``cursor``, whether some are lost, last id."""
+    def _read(self, cursor: int) -> Batch:
+        """Up to ``READ_BATCH`` events after ``cursor``, whether some are lost, the last id."""
         if cursor < 0:
             raise ValueError("event ids are non-negative")
         with self._lock:
-            last_id = self._last_id
-            if cursor >= last_id:
-                return [], cursor > last_id, last_id
-            oldest = self._buffer[0][0]  # ids in the buffer are consecutive, ending at last_id
-            start = max(cursor + 1 - oldest, 0)
-            stop = None if limit is None else start + limit
-            return list(islice(self._buffer, start, stop)), cursor < oldest - 1, last_id
+            first, last = self._first, self._last
+            if cursor >= last:
+                return [], cursor > last, last
+            if cursor >= self._cache_from:
+                start = bisect_right(self._ids, cursor)
+                stop = start + READ_BATCH
+                batch = list(zip(self._ids[start:stop], self._events[start:stop], strict=True))
+                return batch, False, last
+        if cursor < first - 1:
+            return [], True, last
+        # Behind the cache: read the log. Ids follow each other (one writer, AUTOINCREMENT), so
+        # a gap after the cursor means the events there were pruned since the last refresh.
+        batch = self._source.read(cursor, READ_BATCH)
+        if not batch or batch[0][0] != cursor + 1:
+            return [], True, last
+        return batch, False, last
 
     def _attach(self) -> asyncio.AbstractEventLoop:
         """The running loop, bound if the hub was not bound yet (or its loop is closed)."""
@@ -240,13 +254,16 @@ class EventHub:
         changed.set()
 
 
-async def _first_of(changed: asyncio.Event, stop: asyncio.Event | None, timeout: float) -> None:
-    """Wait until ``changed`` or ``stop`` is set, or ``timeout`` seconds pass."""
+async def _first_of(changed: asyncio.Event, stop: asyncio.Event | None, timeout: float) -> bool:
+    """Wait until ``changed`` or ``stop`` is set (True), or ``timeout`` seconds pass (False)."""
     waiters = [asyncio.ensure_future(changed.wait())]
     if stop is not None:
         waiters.append(asyncio.ensure_future(stop.wait()))
     try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            waiters, timeout=max(timeout, 0), return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         for waiter in waiters:
             waiter.cancel()
+    return bool(done)

@@ -93,7 +93,7 @@ def index_moved(
         renames.merge_copy(indexer.stores, indexer.settings, moved, there, same_content=same)
     else:
         with indexer.catalog.write() as conn:
-            renames.move_row(conn, moved.chat_id, dest)
+            renames.move_row(conn, moved, dest)
     result = indexer.index_location(dest, observed=when)
     if result.chat_id == moved.chat_id and result.status in ("unchanged", "updated"):
         result.status, result.renamed_from = "renamed", source.relative_path

@@ -80,7 +80,10 @@ def sync_messages(
     *,
     now: str,
     gone_reason: str,
+    record: bool = True,
 ) -> SyncCounts:
+    """Bring the rows of ``targets`` in line; ``record``: list each changed key for the change
+    feed (not while indexing a chat for the first time, which is announced once as a whole)."""
     by_uid = {target.msg_uid: target for target in targets}
     stored: dict[tuple[int, int, str, str], tuple[str, bool, str]] = {}
     for chunk in _chunks([t.msg_uid for t in targets if not t.fresh]):
@@ -120,7 +123,7 @@ def sync_messages(
                     )
                 )
             seen_at = old[2] if old is not None and old[0] == item.value else now
-            if not target.fresh:  # a brand-new chat is announced once, not key by key
+            if record:
                 kind = "added" if old is None else "changed"
                 changes.append(
                     DataChange(target.position, item.swipe, item.namespace, item.key, kind)
@@ -131,7 +134,8 @@ def sync_messages(
     for uid, swipe, namespace, key in deletes:
         target = by_uid[uid]
         reason = "removed" if target.exists else gone_reason
-        changes.append(DataChange(target.position, swipe, namespace, key, "removed"))
+        if record:
+            changes.append(DataChange(target.position, swipe, namespace, key, "removed"))
         history.append(
             _history(
                 chat_id,

@@ -13,13 +13,15 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from sidecar.clock import utc_now_iso
 from sidecar.indexer import renames
+from sidecar.indexer.feed import announce_chat
 from sidecar.indexer.update import ChatUpdate
 from sidecar.indexer.update_settle import settle_if_pending
 from sidecar.indexer.update_state import IndexResult, Stores, UpdateSettings
 from sidecar.sillytavern.chatfile import ChatFile, ChatFileChanged
 from sidecar.sillytavern.discovery import ChatLocation, DiscoveryOptions, locate_chat
-from sidecar.storage.catalog_tables import chats, messages, rederive
+from sidecar.storage.catalog_tables import chats, rederive
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,6 @@ class ChatIndexer:
         with self.catalog.read() as conn:
             chat = self._chat_at(conn, loc.relative_path)
             redo = chat is not None and _rederive_reason(conn, chat.chat_id) is not None
-            carried = _carried(conn, chat.chat_id) if redo else ""
         if (
             chat is not None
             and not redo
@@ -103,7 +104,6 @@ class ChatIndexer:
                             conn, loc, scan.file_hash, observed, self.rename_window
                         )
                     redo = chat is not None and self._rederive_pending(chat.chat_id)
-                    carried = _carried_now(self, chat.chat_id) if redo else ""
                 if (
                     chat is not None
                     and not redo
@@ -132,8 +132,7 @@ class ChatIndexer:
         except OSError as exc:
             return IndexResult(None, "skipped", problems=[(0, f"cannot read: {exc.strerror}")])
         if redo:
-            assert chat is not None
-            self._rederived(result, carried)
+            self._rederived(result)
         if renamed_from:
             result.status, result.renamed_from = "renamed", renamed_from
         elif result.status == "new" or (result.status == "updated" and chat is not None):
@@ -144,17 +143,12 @@ class ChatIndexer:
         with self.catalog.read() as conn:
             return _rederive_reason(conn, chat_id) is not None
 
-    def _rederived(self, result: IndexResult, carried_before: str) -> None:
-        """A re-derivation is done: forget the request. It is announced (one chat-level
-        "updated") only if a reader sees a difference: values written or removed, or other
-        namespaces on its messages."""
+    def _rederived(self, result: IndexResult) -> None:
+        """A re-derivation is done (announced as one chat-level ``updated`` event, never key by
+        key): forget the request."""
         with self.catalog.write() as conn:
             conn.execute(rederive.delete().where(rederive.c.chat_id == result.chat_id))
         result.rederived = True
-        if result.status != "updated" or result.data_written or result.data_deleted:
-            return
-        if result.chat_id is not None and _carried_now(self, result.chat_id) == carried_before:
-            result.status = "unchanged"
 
     def _absorbed(self, result: IndexResult, observed: float) -> IndexResult | None:
         """A copy indexed before it was complete (SillyTavern copies a folder to rename a
@@ -224,6 +218,8 @@ class ChatIndexer:
                 .where(chats.c.chat_id == chat.chat_id)
                 .values(state="missing", missing_since=renames.iso_at(when))
             )
+            announce_chat(conn, "missing", chat.chat_id, user=chat.user, at=utc_now_iso(),
+                          message_count=chat.message_count)  # fmt: skip
         log.info("chat %s is missing: %s", chat.chat_id, rel_path)
         return IndexResult(chat.chat_id, "missing", messages=chat.message_count)
 
@@ -262,19 +258,3 @@ def _rederive_reason(conn: Connection, chat_id: str) -> str | None:
         select(rederive.c.reason).where(rederive.c.chat_id == chat_id)
     ).scalar()
     return reason
-
-
-def _carried(conn: Connection, chat_id: str) -> str:
-    """Which namespaces each message of a chat carries, in order (to tell whether a
-    re-derivation changed what readers see of it)."""
-    rows = conn.execute(
-        select(messages.c.namespaces)
-        .where(messages.c.chat_id == chat_id)
-        .order_by(messages.c.position)
-    ).scalars()
-    return "\n".join(rows)
-
-
-def _carried_now(indexer: ChatIndexer, chat_id: str) -> str:
-    with indexer.catalog.read() as conn:
-        return _carried(conn, chat_id)

@@ -9,8 +9,8 @@ asks), the pass first puts every namespace's rows where the settings now send th
 keep their ``seen_at``. A missing chat is re-derived from its last recorded version.
 
 Which chats still need it is recorded in the catalog (``rederive``), so a pass that is stopped
-goes on where it was at the next start. A re-derived chat is announced at most once, as one
-chat-level ``updated`` event, never key by key.
+goes on where it was at the next start. A re-derived chat is announced once, as one chat-level
+``updated`` event, never key by key.
 """
 
 from __future__ import annotations
@@ -157,7 +157,6 @@ def _rederive_missing(indexer: ChatIndexer, chat: Any) -> IndexResult:
         finally:
             temp.unlink(missing_ok=True)
         result.rederived = True
-        result.status = "updated" if result.data_written or result.data_deleted else "unchanged"
     with indexer.catalog.write() as conn:  # it is still missing, as it was
         conn.execute(
             chats.update()

@@ -28,7 +28,9 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, desc, select
 
+from sidecar.clock import utc_now_iso
 from sidecar.indexer import extsync
+from sidecar.indexer.feed import announce_chat
 from sidecar.indexer.update_state import Stores, UpdateSettings
 from sidecar.sillytavern.discovery import ChatLocation
 from sidecar.sillytavern.messages import chat_namespaces
@@ -83,18 +85,21 @@ def adopt_vanished(
     ).first()
     if chat is None:
         return None, None
-    move_row(conn, chat.chat_id, loc)
+    move_row(conn, chat, loc)
     return conn.execute(select(chats).where(chats.c.chat_id == chat.chat_id)).one(), chat.rel_path
 
 
-def move_row(conn: Connection, chat_id: str, loc: ChatLocation) -> None:
-    """The chat's file is now at ``loc``: it is there, not missing."""
+def move_row(conn: Connection, chat: Any, loc: ChatLocation) -> None:
+    """The chat's file is now at ``loc``: it is there, not missing (inside the caller's catalog
+    transaction, which also announces it)."""
     conn.execute(
         chats.update()
-        .where(chats.c.chat_id == chat_id)
-        .values(**location_values(loc), state=state_back(conn, chat_id), missing_since=None)
+        .where(chats.c.chat_id == chat.chat_id)
+        .values(**location_values(loc), state=state_back(conn, chat.chat_id), missing_since=None)
     )
-    log.info("chat %s renamed: now %s", chat_id, loc.relative_path)
+    announce_chat(conn, "renamed", chat.chat_id, user=loc.user, at=utc_now_iso(),
+                  message_count=chat.message_count)  # fmt: skip
+    log.info("chat %s renamed: %s -> %s", chat.chat_id, chat.rel_path, loc.relative_path)
 
 
 def live_copy_of(conn: Connection, chat: Any, vanished: float, window: float) -> Any:
@@ -184,4 +189,6 @@ def merge_copy(
                 state=state_back(conn, original.chat_id),
             )
         )
+        announce_chat(conn, "renamed", original.chat_id, user=copy.user, at=utc_now_iso(),
+                      message_count=original.message_count)  # fmt: skip
     log.info("chat %s renamed: %s -> %s", original.chat_id, original.rel_path, copy.rel_path)

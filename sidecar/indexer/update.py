@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 from sidecar.clock import utc_now_iso
 from sidecar.indexer import extsync
 from sidecar.indexer.diff import Block, diff_lines
+from sidecar.indexer.feed import events_of
 from sidecar.indexer.parse import message_record, parse_line
 from sidecar.indexer.update_catalog import CatalogSide
 from sidecar.indexer.update_extensions import ExtensionSide
@@ -41,6 +42,7 @@ from sidecar.indexer.versions import unpack_hashes
 from sidecar.sillytavern.chatfile import ChatFile, Scan
 from sidecar.sillytavern.discovery import ChatLocation
 from sidecar.sillytavern.messages import header_problems, is_header
+from sidecar.storage.event_log import append_events
 
 BATCH = 1000
 MIN_MESSAGES_FOR_SHRINK = 4
@@ -98,6 +100,11 @@ class ChatUpdate:
             self._walk(conn, file, scan, walk)
             self._close_walk(conn, walk)
             self.book.finish(conn, scan, blocks, walk)
+            previous = self.chat.message_count if self.chat is not None else None
+            events = events_of(
+                self.result, user=self.location.user, at=self.now, previous_count=previous
+            )
+            append_events(conn, events)
             # Written in place meanwhile (SillyTavern never does): roll all of it back.
             file.check_unchanged(scan)
         self.result.size = scan.size

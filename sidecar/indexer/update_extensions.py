@@ -25,7 +25,9 @@ from sidecar.sillytavern.messages import chat_namespaces
 
 log = logging.getLogger(__name__)
 
-MAX_CHANGES = 10_000  # per file, for the change feed; a bigger rewrite is one "updated" event
+# Keys listed per save on the change feed; past this (a rewrite of a huge chat) the save's
+# ``updated`` event still follows, and a client should re-read the chat.
+MAX_CHANGES = 100_000
 
 
 class ExtensionSide:
@@ -87,7 +89,12 @@ class ExtensionSide:
             if ext_conn is not None:
                 self._count(
                     extsync.sync_messages(
-                        ext_conn, self.chat_id, targets, now=self.now, gone_reason=gone
+                        ext_conn,
+                        self.chat_id,
+                        targets,
+                        now=self.now,
+                        gone_reason=gone,
+                        record=self.feed,
                     )
                 )
         self._targets.clear()

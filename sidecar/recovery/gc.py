@@ -44,7 +44,7 @@ from sidecar.recovery.pack_files import (
     pack_path,
     packs_size,
 )
-from sidecar.storage.catalog_tables import CatalogBase
+from sidecar.storage.catalog import CatalogDatabase
 from sidecar.storage.extension_db import Database
 from sidecar.storage.linestore import PACK_LIMIT
 from sidecar.storage.lock import DatabaseLocked, hold_lock
@@ -110,7 +110,7 @@ def run_gc(
 ) -> GcReport:
     """``collect`` with a retention on a whole database folder (``sidecar gc``)."""
     with _exclusive(database_dir):
-        catalog = Database(database_dir / CATALOG_FILE, CatalogBase.metadata, options)
+        catalog = CatalogDatabase(database_dir / CATALOG_FILE, options)
         try:
             return _collect(catalog, database_dir / LINES_DIR, keep_days, keep_count, None)
         finally:

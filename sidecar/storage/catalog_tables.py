@@ -139,6 +139,29 @@ class RederiveRow(CatalogBase, table=True):
     reason: str
 
 
+class EventRow(CatalogBase, table=True):
+    """One change of the change feed, committed with the index change it announces.
+
+    ``id`` is AUTOINCREMENT (never reused, even after pruning) and starts at a time-based seed
+    when the table is created (``sidecar.storage.event_log``), so a client's last event id is
+    never reissued by a later catalog either."""
+
+    __tablename__ = "events"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    chat_id: str
+    user: str | None = None
+    kind: str
+    position: int | None = None
+    swipe: int | None = None
+    namespace: str | None = None
+    keys: str = "[]"  # JSON list
+    at: str
+    message_count: int | None = None
+    previous_count: int | None = None
+
+
 chats = ChatRow.__table__  # type: ignore[attr-defined]
 messages = MessageRow.__table__  # type: ignore[attr-defined]
 lines = LineRow.__table__  # type: ignore[attr-defined]
@@ -146,3 +169,4 @@ versions = VersionRow.__table__  # type: ignore[attr-defined]
 problems = ProblemRow.__table__  # type: ignore[attr-defined]
 catalog_meta = MetaRow.__table__  # type: ignore[attr-defined]
 rederive = RederiveRow.__table__  # type: ignore[attr-defined]
+events = EventRow.__table__  # type: ignore[attr-defined]

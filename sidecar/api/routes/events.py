@@ -12,10 +12,17 @@ Wire format (UTF-8, lines end with ``\\n``, a blank line ends each message)::
   them all in order, ``data.kind`` tells which (chat-level ones have null position/swipe/namespace).
 - ``: heartbeat`` (a comment) after ``heartbeat`` seconds without any message, so proxies and
   clients can tell a quiet feed from a dead connection.
-- ``event: reset`` with ``id: N`` and ``data: {"lastEventId":N}``: the requested position is not
-  in this process's buffer (evicted, or an id from before a restart: ids start again at 1 in
-  each process). Re-read what you cache; the messages that follow are those after N. It carries
+- ``event: position`` with ``id: N`` and ``data: {"lastEventId":N}``, first on every stream: the
+  position it starts after. A client that is cut off before any change arrives resumes from it
+  (an ``EventSource`` sends it as ``Last-Event-ID`` by itself), so it misses nothing.
+- ``event: reset`` with ``id: N`` and ``data: {"lastEventId":N}``: the requested position cannot
+  be replayed (those events are no longer kept, or the id was never issued by this database
+  folder's log). Re-read what you cache; the messages that follow are those after N. It carries
   ``id: N`` so an ``EventSource`` that reconnects later resumes from N, not from the stale id.
+
+Event ids come from the event log in the catalog (``sidecar.storage.event_log``): they persist
+across restarts and are never reused, so a ``Last-Event-ID`` from an earlier sidecar process gets
+exactly the events logged after it (or a reset).
 
 Resume with the ``Last-Event-ID`` header (``EventSource`` sends it when it reconnects) or
 ``?lastEventId=`` for clients that cannot set headers; the header wins, because ``EventSource``
@@ -87,6 +94,9 @@ async def _sse(
     heartbeat: float,
 ) -> AsyncIterator[str]:
     namespace, chat_id, user = filters
+    # The position first: a client cut off before any change arrives reconnects from it (an
+    # EventSource sends its id as Last-Event-ID) and misses nothing saved in between.
+    yield sse_message(after, "position", {"lastEventId": after})
     items = hub.stream(
         after=after, namespace=namespace, chat_id=chat_id, user=user, heartbeat=heartbeat
     )
