@@ -182,6 +182,42 @@ def test_namespace_map_takes_values_and_history_along(dirs: tuple[Path, Path]) -
         assert [v["value"] for v in response.json()["items"]] == [1, 2]  # history came along
 
 
+def test_skip_rules_apply_without_rederiving(
+    dirs: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    before = first_run(dirs)
+    h = indexed(dirs, skip_prefixes=["_", ".", "Nova"])  # the folder of OTHER
+    try:
+        with caplog.at_level(logging.INFO, logger="sidecar.indexer"):
+            summary = h.scan()
+        assert 'index.skip_prefixes changed ([".","_"] -> [".","Nova","_"])' in caplog.text
+        assert (summary.rederive_reason, summary.rederived) == (None, 0)
+        assert summary.statuses == {"missing": 1, "unchanged": 1}
+        assert facts(h)["chats"] == before["chats"]
+    finally:
+        h.close()
+
+
+def test_a_catalog_from_an_earlier_sidecar_is_rederived_once(dirs: tuple[Path, Path]) -> None:
+    """Catalogs written before the fingerprint existed were derived by other rules (then,
+    top-level fields other than ``tracker`` were not indexed): the first pass re-derives them."""
+    before = first_run(dirs, top_level_fields=["tracker"])
+    with sqlite3.connect(dirs[1] / "sidecar.index.db") as conn:
+        conn.execute("DELETE FROM catalog_meta")
+    conn.close()
+    h = indexed(dirs)
+    try:
+        summary = h.scan()
+        assert summary.rederive_reason is not None
+        assert "earlier sidecar" in summary.rederive_reason
+        assert summary.rederived == 2
+        assert namespaces_of(h, REL) == ["ext", "secret", "tracker", "variables"]
+        assert facts(h) == before
+        assert h.scan().rederive_reason is None
+    finally:
+        h.close()
+
+
 def test_a_missing_chat_is_rederived_from_its_last_version(dirs: tuple[Path, Path]) -> None:
     first_run(dirs, top_level_fields=[])
     (dirs[0] / REL).unlink()
