@@ -105,15 +105,18 @@ def check_settings(indexer: ChatIndexer, *, reindex: bool = False) -> SettingsCh
             )
             _store(conn, current)
         return SettingsCheck(reason, count)
-    with indexer.catalog.write() as conn:
-        if stored != current:
-            _store(conn, current)
-        conn.exec_driver_sql(
-            "DELETE FROM rederive WHERE chat_id NOT IN (SELECT chat_id FROM chats)"
-        )
     with indexer.catalog.read() as conn:
         left = conn.execute(select(rederive.c.reason, func.count()).group_by(rederive.c.reason))
         waiting = {str(reason): int(n) for reason, n in left}
+    if stored != current or waiting:  # a pass with nothing to do writes nothing
+        with indexer.catalog.write() as conn:
+            if stored != current:
+                _store(conn, current)
+            conn.exec_driver_sql(  # requests of chats merged into another since
+                "DELETE FROM rederive WHERE chat_id NOT IN (SELECT chat_id FROM chats)"
+            )
+            left = conn.execute(select(rederive.c.reason, func.count()).group_by(rederive.c.reason))
+            waiting = {str(reason): int(n) for reason, n in left}
     if waiting:
         reason = "; ".join(sorted(waiting))
         log.info("resuming the re-derivation of %d chats (%s)", sum(waiting.values()), reason)
