@@ -1,268 +1,100 @@
-"""Load benchmark of sidecar's value-tracker API over real HTTP.
+"""The value-tracker API beside the old Value Tracker plugin, measured in one run, one client.
 
-Starts ``python -m sidecar run`` on a free 127.0.0.1 port with a temporary database folder (and a
-small SillyTavern data root it watches, 20 chats, checked unchanged at the end), fills
-two extension databases through the API (one holding only what the scenarios need, one also holding
-~5 MB of other characters' data), then drives each scenario against each database and prints
-requests/s, p50/p99 latency, errors, and server/client CPU. Scenarios: GET one key, POST one key
-(100 rotating keys), PUT merge of 10 keys, GET a FullCharacter with 20 instances.
+Starts the old plugin (Node, ``../shared/baselines/valuetracker-plugin``, served the way
+SillyTavern mounts it) and two real ``sidecar run`` processes on 127.0.0.1: one with no data root
+(the API alone) and one watching a small generated SillyTavern data root (20 chats; checked
+unchanged at the end). Every scenario runs against each server in turn with the same client:
 
-Load comes from client processes separate from the server (multiprocessing), each running asyncio
-streams with pre-encoded keep-alive HTTP/1.1 requests. By default one process holds all 8
-connections: on a 2-core machine that measured the least client CPU per request (asyncio 1x8 about
-80-100 us/request, 2x4 about 80-125, threads + http.client about 140-190), leaving the other core
-to the server; one such process sustains ~15,000 req/s against /probe, far above the API's rates.
+- GET one key, POST one key on an empty database, POST one key on a ~5 MB database: the shared
+  ``../shared/tools/http_load.py`` (2 processes x 4 threads, keep-alive), as in issue 15; POST
+  bodies get a new key each (``--vary-key``); each round's empty-database run uses a new extension;
+- GET one key over 500 concurrent keep-alive connections (``vt_load.many_connections``).
 
-Run:  python benchmarks/valuetracker.py [--duration 5] [--connections 8] [--processes 1]
+For each: requests/s, p50/p99, errors, and the server's CPU per request (CPU seconds of its
+process tree from ``/proc/<pid>/stat`` over the run, divided by the requests answered), then the
+ratio to the old plugin beside the target:
 
-Targets: GET one key >= 2,000 req/s; POST one key >= 1,000 req/s; p99 <= 25 ms everywhere; writes
-(POST one key, PUT merge) on the 5 MB database within 1.5x of the empty one (empty/full req/s).
-The server and its temporary folder are removed at the end, also on errors or Ctrl-C.
+  GET one key >= 1.2x the old plugin; POST one key >= 1.5x (empty) and >= 7x (5 MB);
+  CPU per request <= the old plugin's; 500 connections: >= 1,000 req/s with 0 errors.
+
+Each server first gets ``--warmup`` unmeasured seconds of GET and of POST load.
+
+Run:  python benchmarks/valuetracker.py [--seconds 5] [--rounds 1] [--connections 500]
+(``--rounds 3`` prints the median of three rounds.) Needs node and npm; the plugin's packages are
+installed with ``npm ci`` into a temporary copy. Everything is removed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import http.client
-import json
-import math
-import multiprocessing as mp
-import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
+import statistics
 import sys
 import tempfile
-import time
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from typing import Any
 
 import chatgen
+from vt_load import Load, http_load, many_connections, request_bytes
+from vt_servers import ROOT, Server, start_plugin, start_sidecar
 
+sys.path.insert(0, str(ROOT))  # for tests.handsoff
 from tests import handsoff
 
-HOST = "127.0.0.1"
-PREFIX = "/api/plugins/valuetracker"
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class ClientResult:
-    latencies: list[float]
-    statuses: Counter[int]
-    samples: dict[int, str]  # one response body per non-2xx status (-1: connection error)
-    elapsed: float
-    cpu: float
+GET_EXT, FULL_EXT = "vt_get", "vt_5mb"
+POST_BODY = {"key": "k", "value": {"n": 1, "text": "x" * 100}}
+FILLER_KEYS, FILLER_BYTES = 50, 100_000  # the 5 MB database: 50 values of 100 KB
+TARGETS = {  # scenario -> (minimum ratio to the old plugin's req/s)
+    "GET one key": 1.2,
+    "POST one key, empty db": 1.5,
+    "POST one key, 5 MB db": 7.0,
+}
+MANY = "GET one key, {n} connections"
+BROKEN_GET = (
+    "The old plugin's GET one key is broken: it answers {} without reading the row, so its\n"
+    "figure is a request that does no database work at all (sidecar reads the value)."
+)
 
 
 @dataclass
 class Row:
     scenario: str
-    database: str
-    rps: float
-    p50: float
-    p99: float
-    errors: Counter[int]
-    samples: dict[int, str]
-    server_cpu: float  # share of one core
-    client_us: float  # client CPU per request
+    server: str
+    load: Load
 
 
-@dataclass(frozen=True)
-class Job:
-    """What one client process does: ``conns`` connections, numbered from ``first``."""
-
-    port: int
-    requests: list[bytes]
-    conns: int
-    first: int
-    warmup: float
-    duration: float
+def character_with_instance(server: Server, ext: str) -> None:
+    server.call("POST", "/register", {"extensionId": ext})
+    server.call("POST", "/characters", {"id": "c", "name": "Bench"}, ext)
+    server.call("POST", "/instances", {"id": "i", "characterId": "c", "name": "main"}, ext)
 
 
-def request_bytes(method: str, path: str, ext: str, body: Any = None) -> bytes:
-    payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-    head = (
-        f"{method} {PREFIX}{path} HTTP/1.1\r\nhost: {HOST}\r\nx-extension-id: {ext}\r\n"
-        f"content-type: application/json\r\ncontent-length: {len(payload)}\r\n\r\n"
-    )
-    return head.encode() + payload
+def prepare(server: Server) -> None:
+    """The GET database (key ``hp``) and the ~5 MB database, through the server's own API."""
+    character_with_instance(server, GET_EXT)
+    server.call("POST", "/instances/i/data", {"key": "hp", "value": 100}, GET_EXT)
+    character_with_instance(server, FULL_EXT)
+    server.call("POST", "/instances", {"id": "filler", "characterId": "c", "name": None}, FULL_EXT)
+    rng = random.Random(7)
+    for n in range(FILLER_KEYS):
+        value = rng.randbytes(FILLER_BYTES // 2).hex()
+        server.call("POST", "/instances/filler/data", {"key": f"f{n}", "value": value}, FULL_EXT)
 
 
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    at = head.lower().find(b"\r\ncontent-length:")
-    if at < 0:
-        if status in (204, 304):
-            return status, b""
-        raise ValueError("response without content-length")
-    length = int(head[at + 17 : head.index(b"\r\n", at + 2)])
-    return status, await reader.readexactly(length)
-
-
-async def drive(job: Job, conn_no: int, warm: float, result: ClientResult) -> None:
-    """One keep-alive connection: send, wait for the answer, repeat for the job's duration."""
-    reader, writer = await asyncio.open_connection(HOST, job.port)
-    i, end = (job.first + conn_no) * 11, warm + job.duration  # connections start at other keys
-    while (start := time.perf_counter()) < end:
-        try:
-            writer.write(job.requests[i % len(job.requests)])
-            status, body = await read_response(reader)
-        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
-            status, body = -1, repr(exc).encode()
-            writer.close()
-            reader, writer = await asyncio.open_connection(HOST, job.port)
-        i += 1
-        if start >= warm:
-            result.latencies.append(time.perf_counter() - start)
-            result.statuses[status] += 1
-            if not 200 <= status < 300:
-                result.samples.setdefault(status, body[:200].decode(errors="replace"))
-    writer.close()
-
-
-def client_process(job: Job, barrier: Barrier, out: mp.Queue[ClientResult]) -> None:
-    async def main() -> ClientResult:
-        result = ClientResult([], Counter(), {}, job.duration, 0.0)
-        _, probe = await asyncio.open_connection(HOST, job.port)  # fail early if unreachable
-        probe.close()
-        barrier.wait(timeout=60)
-        warm = time.perf_counter() + job.warmup
-        cpu = time.process_time()
-        await asyncio.gather(*(drive(job, c, warm, result) for c in range(job.conns)))
-        result.cpu = time.process_time() - cpu
-        return result
-
-    out.put(asyncio.run(main()))
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def run_load(
-    args: argparse.Namespace, server_pid: int, name: str, db: str, reqs: list[bytes]
-) -> Row:
-    """One measured run: start the client processes together, merge what they recorded."""
-    procs = min(args.processes, args.connections)
-    shares = [args.connections // procs + (i < args.connections % procs) for i in range(procs)]
-    barrier = mp.Barrier(procs + 1)
-    out: mp.Queue[ClientResult] = mp.Queue()
-    jobs = [
-        Job(args.port, reqs, n, sum(shares[:i]), args.warmup, args.duration)
-        for i, n in enumerate(shares)
-    ]
-    workers = [mp.Process(target=client_process, args=(job, barrier, out)) for job in jobs]
-    for worker in workers:
-        worker.start()
-    try:
-        barrier.wait(timeout=60)
-        time.sleep(args.warmup)
-        cpu_before, wall_before = cpu_seconds(server_pid), time.perf_counter()
-        results = [out.get(timeout=args.warmup + args.duration + 60) for _ in workers]
-        server_cpu = (cpu_seconds(server_pid) - cpu_before) / (time.perf_counter() - wall_before)
-    finally:
-        for worker in workers:
-            worker.join(timeout=10)
-            if worker.is_alive():
-                worker.kill()
-    latencies = sorted(x for r in results for x in r.latencies)
-    statuses = sum((r.statuses for r in results), Counter[int]())
-    n = len(latencies)
-
-    def pct(q: float) -> float:
-        return latencies[min(n - 1, math.ceil(q * n) - 1)] * 1000 if n else math.nan
-
-    errors = Counter({s: k for s, k in statuses.items() if not 200 <= s < 300})
-    samples = {s: t for r in results for s, t in r.samples.items()}
-    rps = sum(len(r.latencies) / r.elapsed for r in results)
-    client_us = sum(r.cpu for r in results) / max(1, n) * 1e6
-    return Row(name, db, rps, pct(0.5), pct(0.99), errors, samples, server_cpu, client_us)
-
-
-class Api:
-    """A keep-alive connection for setting up data; raises on any non-2xx answer."""
-
-    def __init__(self, port: int) -> None:
-        self.conn = http.client.HTTPConnection(HOST, port, timeout=30)
-
-    def call(self, method: str, path: str, body: Any = None, ext: str = "") -> Any:
-        headers = {"content-type": "application/json", "x-extension-id": ext}
-        self.conn.request(
-            method, PREFIX + path, json.dumps(body) if body is not None else None, headers
-        )
-        resp = self.conn.getresponse()
-        data = resp.read()
-        if not 200 <= resp.status < 300:
-            raise RuntimeError(f"{method} {path} -> {resp.status}: {data[:300]!r}")
-        return json.loads(data) if data else None
-
-
-def populate(api: Api, ext: str, filler: bool) -> None:
-    """The scenarios' rows (character ``bench`` with 20 small instances, write target ``w0``),
-    plus, with ``filler``, 50 characters x 20 instances x 3 values of ~1-2 KB (~5 MB)."""
-    api.call("POST", "/register", {"extensionId": ext})
-    api.call("POST", "/characters", {"id": "bench", "name": "Bench"}, ext)
-    api.call("POST", "/characters", {"id": "writer", "name": "Writer"}, ext)
-    api.call("POST", "/instances", {"id": "w0", "characterId": "writer", "name": None}, ext)
-    for i in range(20):
-        api.call(
-            "POST", "/instances", {"id": f"b{i:02}", "characterId": "bench", "name": None}, ext
-        )
-        small = {"hp": 100 - i, "mood": "calm", "flags": {"met": True, "day": i}}
-        api.call("PUT", f"/instances/b{i:02}/data/override", small, ext)
-    if not filler:
+def warm_up(server: Server, seconds: float) -> None:
+    """Unmeasured load on both request paths (Node's JIT and Python's caches start cold: the
+    plugin's first seconds measured at twice its later CPU per request)."""
+    if seconds <= 0:
         return
-    rng = random.Random(42)
-
-    def text() -> str:
-        return rng.randbytes(rng.randint(450, 1000)).hex()  # 0.9-2 KB
-
-    for c in range(50):
-        api.call("POST", "/characters", {"id": f"c{c:02}", "name": f"Character {c}"}, ext)
-        for i in range(20):
-            iid = f"c{c:02}-i{i:02}"
-            api.call("POST", "/instances", {"id": iid, "characterId": f"c{c:02}", "name": iid}, ext)
-            data = {
-                "notes": text(),
-                "state": {"summary": text(), "turn": i, "tags": ["a", "b"]},
-                "log": [text()],
-            }
-            api.call("PUT", f"/instances/{iid}/data/override", data, ext)
-
-
-def scenarios(ext: str) -> dict[str, list[bytes]]:
-    posts = [{"key": f"k{n:03}", "value": {"n": n, "text": "x" * 100}} for n in range(100)]
-    merges = [
-        {f"m{j * 10 + k:03}": {"j": j, "k": k, "v": "y" * 50} for k in range(10)} for j in range(10)
-    ]
-    return {
-        "GET one key": [request_bytes("GET", "/instances/b00/data/hp", ext)],
-        "POST one key": [request_bytes("POST", "/instances/w0/data", ext, b) for b in posts],
-        "PUT merge 10 keys": [
-            request_bytes("PUT", "/instances/w0/data/merge", ext, b) for b in merges
-        ],
-        "GET FullCharacter (20 inst)": [request_bytes("GET", "/characters/bench", ext)],
-    }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    character_with_instance(server, "vt_warm")
+    http_load(server, "GET", "/instances/i/data/hp", GET_EXT, seconds=seconds)
+    http_load(server, "POST", "/instances/i/data", "vt_warm", body=POST_BODY, seconds=seconds)
 
 
 def make_root(root: Path) -> handsoff.Manifest:
-    """A small data root for the daemon to watch while it serves the load (as it would beside
-    SillyTavern); its manifest, which sidecar must leave as it is."""
+    """A small SillyTavern data root for the second sidecar to watch; its manifest."""
     pool, rng = chatgen._pool(1, chars=1 << 17), random.Random(1)
     for i in range(20):
         n, character = rng.randint(20, 50), chatgen.CHARACTERS[i % len(chatgen.CHARACTERS)]
@@ -272,136 +104,128 @@ def make_root(root: Path) -> handsoff.Manifest:
     return handsoff.track(handsoff.Manifest(root))
 
 
-def reconciled(port: int) -> bool:
-    conn = http.client.HTTPConnection(HOST, port, timeout=2)
-    try:
-        conn.request("GET", PREFIX + "/status")
-        return json.loads(conn.getresponse().read()).get("reconciling") is False
-    finally:
-        conn.close()
+def scenarios(args: argparse.Namespace, round_no: int) -> dict[str, Callable[[Server], Load]]:
+    def get_one(server: Server) -> Load:
+        return http_load(server, "GET", "/instances/i/data/hp", GET_EXT, seconds=args.seconds)
 
+    def post_empty(server: Server) -> Load:
+        ext = f"vt_empty_{round_no}"
+        character_with_instance(server, ext)
+        return post(server, ext)
 
-def start_server(port: int, db_dir: Path, log: Path, root: Path) -> subprocess.Popen[bytes]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("SIDECAR_") and k != "SILLYTAVERN_DATAROOT"
+    def post(server: Server, ext: str) -> Load:
+        return http_load(
+            server, "POST", "/instances/i/data", ext, body=POST_BODY, vary_key=True,
+            seconds=args.seconds,
+        )  # fmt: skip
+
+    def many(server: Server) -> Load:
+        request = request_bytes("GET", "/instances/i/data/hp", GET_EXT)
+        load, refused = many_connections(server, request, args.connections, args.seconds)
+        if refused:
+            print(f"    {server.name}: {refused} connection(s) could not be opened", flush=True)
+        return load
+
+    return {
+        "GET one key": get_one,
+        "POST one key, empty db": post_empty,
+        "POST one key, 5 MB db": lambda server: post(server, FULL_EXT),
+        MANY.format(n=args.connections): many,
     }
-    cmd = [sys.executable, "-m", "sidecar", "run", "--host", HOST, "--port", str(port)]
-    cmd += ["--db-dir", str(db_dir), "--data-root", str(root), "--log-level", "warning"]
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=db_dir.parent
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"server exited with {server.returncode}:\n{log.read_text()}")
-        conn = http.client.HTTPConnection(HOST, port, timeout=2)
-        try:
-            conn.request("GET", PREFIX + "/probe")
-            if conn.getresponse().status == 204 and reconciled(port):
-                return server
-        except OSError:
-            pass
-        finally:
-            conn.close()
-        time.sleep(0.05)
-    server.kill()
-    raise RuntimeError(f"server did not answer /probe within 30 s:\n{log.read_text()}")
 
 
-def report(rows: list[Row], sizes: dict[str, int], args: argparse.Namespace) -> None:
-    print(
-        f"\n{args.connections} keep-alive connections from {min(args.processes, args.connections)}"
-        f" client process(es); {args.duration:g} s per run after {args.warmup:g} s warm-up;"
-        f" {os.cpu_count()} CPUs\nsrv CPU: server process CPU as a share of one core;"
-        " cli us/req: client CPU per request"
+def median_load(loads: list[Load]) -> Load:
+    def mid(values: list[float]) -> float:
+        return statistics.median(values)
+
+    requests = round(mid([x.requests for x in loads]))
+    cpu = mid([x.cpu_per_request_ms for x in loads]) * requests / 1000
+    return Load(
+        mid([x.rps for x in loads]),
+        mid([x.p50 for x in loads]),
+        mid([x.p99 for x in loads]),
+        sum(x.errors for x in loads),
+        requests,
+        cpu,
     )
-    for name, size in sizes.items():
-        print(f"  {name}: {size / 1e6:.2f} MB on disk")  # -wal: changes not yet checkpointed
-    head = ("scenario", "database", "req/s", "p50 ms", "p99 ms", "errors", "srv CPU", "cli us/req")
-    print("\n{:<28}{:<10}{:>9}{:>9}{:>9}{:>8}{:>9}{:>12}".format(*head))
-    for r in rows:
-        print(
-            f"{r.scenario:<28}{r.database:<10}{r.rps:>9.0f}{r.p50:>9.2f}{r.p99:>9.2f}"
-            f"{sum(r.errors.values()):>8}{r.server_cpu:>9.0%}{r.client_us:>12.0f}"
-        )
-    for r in rows:
-        for status, n in r.errors.items():
-            print(
-                f"  ERRORS {r.scenario} / {r.database}: {n} x status {status}: "
-                f"{r.samples.get(status, '')}"
+
+
+def report(rows: list[Row], servers: list[Server], args: argparse.Namespace) -> bool:
+    plugin = servers[0].name
+    by = {(r.scenario, r.server): r.load for r in rows}
+    names = list(dict.fromkeys(r.scenario for r in rows))
+    print(f"\n{args.seconds:g} s per run, {args.rounds} round(s) (median shown)\n")
+    head = ("scenario", "server", "req/s", "p50 ms", "p99 ms", "errors", "CPU ms/req", "ratio")
+    print("{:<30}{:<22}{:>8}{:>8}{:>8}{:>8}{:>11}{:>8}  target".format(*head))
+    ok = True
+    for name in names:
+        base = by[name, plugin]
+        for server in servers:
+            load = by[name, server.name]
+            line = (
+                f"{name if server.name == plugin else '':<30}{server.name:<22}{load.rps:>8,.0f}"
+                f"{load.p50:>8.1f}{load.p99:>8.1f}{load.errors:>8}{load.cpu_per_request_ms:>11.3f}"
             )
-    by = {(r.scenario, r.database): r for r in rows}
-
-    def mark(ok: bool) -> str:
-        return "PASS" if ok else "MISS"
-
-    print("\ntargets")
-    for scenario, floor in (("GET one key", 2000), ("POST one key", 1000)):
-        for db in ("empty", "5 MB"):
-            rps = by[scenario, db].rps
-            print(f"  {mark(rps >= floor)}  {scenario} ({db}) >= {floor:,} req/s: {rps:,.0f}")
-    worst = max(rows, key=lambda r: r.p99)
-    print(
-        f"  {mark(worst.p99 <= 25)}  p99 <= 25 ms everywhere: worst {worst.p99:.2f} ms "
-        f"({worst.scenario}, {worst.database})"
-    )
-    for scenario in ("POST one key", "PUT merge 10 keys"):
-        ratio = by[scenario, "empty"].rps / by[scenario, "5 MB"].rps
-        print(f"  {mark(ratio <= 1.5)}  {scenario}: empty/5 MB req/s = {ratio:.2f} (<= 1.5)")
-    print(
-        "\nbaseline: the old plugin rewrote the whole database file on every write, so its write "
-        "cost grew\nwith the database size; an empty/5 MB ratio near 1.0 shows sidecar's writes "
-        "do not."
-    )
+            if server.name == plugin:
+                print(line)
+                continue
+            ratio = load.rps / base.rps if base.rps else float("inf")
+            line += f"{ratio:>7.2f}x"
+            if name in TARGETS:
+                passed = ratio >= TARGETS[name]
+                line += f"  >= {TARGETS[name]:g}x {'PASS' if passed else 'MISS'}"
+            else:
+                passed = load.rps >= 1000 and load.errors == 0
+                line += f"  >= 1,000 req/s, 0 errors {'PASS' if passed else 'MISS'}"
+            cpu_ok = load.cpu_per_request_ms <= base.cpu_per_request_ms
+            line += f"; CPU/req <= plugin's {'PASS' if cpu_ok else 'MISS'}"
+            ok = ok and passed and cpu_ok
+            print(line)
+    print(f"\n{BROKEN_GET}")
+    return ok
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per run")
-    parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured seconds per run")
-    parser.add_argument("--connections", type=int, default=8, help="keep-alive connections")
-    parser.add_argument("--processes", type=int, default=1, help="client processes (1 is cheapest)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds (the median is shown)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds per path")
+    parser.add_argument("--connections", type=int, default=500, help="for the last scenario")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
-    server: subprocess.Popen[bytes] | None = None
-    untouched = False
+    tmp = Path(tempfile.mkdtemp(prefix="sidecar-vt-bench-"))
+    servers: list[Server] = []
+    manifest = None
+    untouched, ok = False, False
     try:
-        manifest = make_root(tmp / "data")
-        args.port = free_port()
-        server = start_server(args.port, tmp / "db", tmp / "server.log", tmp / "data")
-        api = Api(args.port)
-        exts = {"empty": "bench_empty", "5 MB": "bench_full"}
-        started = time.perf_counter()
-        for db, ext in exts.items():
-            populate(api, ext, filler=db == "5 MB")
-        api.conn.close()
-        print(f"populated in {time.perf_counter() - started:.1f} s", flush=True)
-        files = [tmp / "db" / f"{ext}.db{end}" for ext in exts.values() for end in ("", "-wal")]
-        sizes = {f.name: f.stat().st_size if f.exists() else 0 for f in files}
-        rows = []
-        for scenario in scenarios("-"):
-            for db, ext in exts.items():
-                rows.append(run_load(args, server.pid, scenario, db, scenarios(ext)[scenario]))
-                print(f"  {scenario} / {db}: {rows[-1].rps:,.0f} req/s", flush=True)
-        report(rows, sizes, args)
-        if log := (tmp / "server.log").read_text().strip():
-            print(f"\nserver log:\n{log[-3000:]}")
+        manifest = make_root(tmp / "st")
+        servers.append(start_plugin(tmp / "plugin"))
+        servers.append(start_sidecar(tmp / "api", "sidecar (API only)", None))
+        servers.append(start_sidecar(tmp / "full", "sidecar + data root", tmp / "st"))
+        for server in servers:
+            prepare(server)
+            warm_up(server, args.warmup)
+        for server in servers:
+            db = server.log.parent / "db" / f"{FULL_EXT}.db"
+            size = sum(p.stat().st_size for p in db.parent.glob(f"{FULL_EXT}.db*"))
+            print(f"{server.name}: {db.name} (with -wal/-shm) {size / 1e6:.1f} MB", flush=True)
+        runs: dict[tuple[str, str], list[Load]] = {}
+        for round_no in range(args.rounds):
+            for name, run in scenarios(args, round_no).items():
+                for server in servers:
+                    load = run(server)
+                    runs.setdefault((name, server.name), []).append(load)
+                    print(f"  {name} / {server.name}: {load.rps:,.0f} req/s", flush=True)
+        rows = [Row(name, server, median_load(loads)) for (name, server), loads in runs.items()]
+        ok = report(rows, servers, args)
     finally:
-        if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            print(f"server stopped with exit code {server.returncode}")
-            untouched = handsoff.check(manifest)  # once the server has stopped
+        for server in servers:
+            server.stop()
+        if manifest is not None:
+            untouched = handsoff.check(manifest)  # once every server has stopped
         shutil.rmtree(tmp, ignore_errors=True)
     if not untouched:
         sys.exit(1)
+    print("\nall targets met" if ok else "\nsome targets missed (see MISS above)")
 
 
 if __name__ == "__main__":

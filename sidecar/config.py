@@ -3,6 +3,7 @@ passed to whatever needs them. Nothing reads settings at import time."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +21,8 @@ from sidecar.ids import is_valid_id
 from sidecar.locations import default_database_dir
 
 DEFAULT_PORT = 8711
+ENV_PREFIX = "SIDECAR_"
+ENV_NESTING = "__"
 DEFAULT_CORS_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
 
 
@@ -106,7 +109,7 @@ class Settings(BaseSettings):
     """All of sidecar's settings. Build with :func:`load_settings`, or directly in tests."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SIDECAR_", env_nested_delimiter="__", extra="forbid"
+        env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTING, extra="forbid"
     )
 
     api: ApiSettings = Field(default_factory=ApiSettings)
@@ -156,9 +159,18 @@ def load_settings(
 
 
 def _describe(exc: ValidationError) -> str:
+    """One line per problem, naming the setting as the user wrote it: ``api.port`` for the
+    file, ``SIDECAR_API__PORT`` when the environment set it (the environment wins over the file,
+    so a value it sets is the one that failed)."""
+    env = {name.upper() for name in os.environ}
     lines = []
     for err in exc.errors():
-        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        parts = [str(part) for part in err["loc"]]
+        variable = ENV_PREFIX + ENV_NESTING.join(parts).upper()
+        if parts and variable in env:
+            where = f"{variable} (environment variable)"
+        else:
+            where = ".".join(parts) or "(top level)"
         message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         lines.append(f"  {where}: {message}")
     return "\n".join(lines)

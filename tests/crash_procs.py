@@ -7,6 +7,7 @@ then holds its pid, written after imports, right before it opens the databases.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -97,6 +98,7 @@ class Proc:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, "COLUMNS": "120"},
+                start_new_session=True,  # its own process group: sidecar run's indexer too
             )
 
     @property
@@ -146,9 +148,11 @@ class Proc:
             raise Failed(f"sidecar {self.command} exited with {code}:\n{tail}")
 
     def kill(self) -> None:
-        """SIGKILL: no handler runs, nothing is flushed or closed by sidecar."""
-        if not self.exited():
-            os.kill(self.pid, signal.SIGKILL)
+        """SIGKILL to every process of the command (``sidecar run`` and its indexer process) at
+        once, as systemd's final kill or a power cut: no handler runs, nothing is flushed or
+        closed by sidecar."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
         self.popen.wait(timeout=30)
 
     def stop(self, timeout: float = 30) -> None:

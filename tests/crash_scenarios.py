@@ -67,6 +67,9 @@ def index_kills(root: Path, work: Path, kills: int, seed: int, log: Log = print)
     return report
 
 
+WRITES_PER_RUN = 12  # acknowledged value-tracker writes before each kill's delay starts
+
+
 def daemon_kills(
     root: Path,
     work: Path,
@@ -97,6 +100,7 @@ def daemon_kills(
                     proc.wait_answering()
                     load.after_restart(folder.base, report)
                     load.start(folder.base)
+                    load.wait_for_writes(WRITES_PER_RUN)
                 if proc.wait_exit(rng.uniform(0, life)):
                     raise Failed("sidecar run exited by itself")
             finally:

@@ -15,6 +15,7 @@ import copy
 import json
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -236,6 +237,15 @@ class TrackerLoad:
         ]
         for thread in self._threads:
             thread.start()
+
+    def wait_for_writes(self, minimum: int, timeout: float = 60) -> None:
+        """Until the clients have ``minimum`` acknowledged writes since the last check, so a
+        run killed early on a slow machine still tests some (the kill delay starts after)."""
+        deadline = time.monotonic() + timeout
+        while sum(c.acked for c in self.clients) < minimum:
+            if time.monotonic() > deadline:
+                raise Failed(f"fewer than {minimum} writes acknowledged in {timeout} s")
+            time.sleep(0.01)
 
     def stop(self, report: KillReport) -> None:
         """After the kill: the clients end on their own (their connection breaks)."""

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sidecar.exit_codes import ExitCode
 from tests.live_server import free_port, wait_until
 from tests.st_files import SOLO, header, message, st_save
 
@@ -68,9 +69,12 @@ class Daemon:
         return self.process.returncode, output
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(timeout=10)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
         self.notify.close()
 
 
@@ -154,14 +158,20 @@ def test_changes_made_while_stopped_are_picked_up_at_start(daemon: Daemon) -> No
     assert daemon.stop()[0] == 0
 
 
-def test_unhealthy_when_the_data_root_cannot_be_watched(tmp_path: Path) -> None:
-    d = Daemon(tmp_path, tmp_path / "does-not-exist")
+def test_a_data_root_that_appears_after_start_is_picked_up(tmp_path: Path) -> None:
+    """No restart needed: while the folder is missing the API serves and /healthz says what is
+    missing; once it appears it is watched and indexed, and /healthz follows."""
+    root = tmp_path / "does-not-exist-yet"
+    d = Daemon(tmp_path, root)
     try:
         d.start()
-        d.messages(until="READY=1")  # the API still serves
-        health = d.get("/healthz")
-        assert health.status_code == 503
-        assert "cannot watch" in health.json()["reason"]
+        d.messages(until="READY=1")  # the API serves meanwhile
+        wait_until(lambda: d.get("/healthz").status_code == 503, timeout=15)
+        reason = d.get("/healthz").json()["reason"]
+        assert reason == f"the SillyTavern data folder {root} does not exist; waiting for it"
+        st_save(root / SOLO / "late.jsonl", [header(), message("here now")])
+        wait_until(lambda: d.get("/healthz").status_code == 200, timeout=20)
+        wait_until(lambda: catalog_count(d) == 1, timeout=15)
         assert d.stop()[0] == 0
     finally:
         d.close()
@@ -181,7 +191,7 @@ def test_one_writer_per_database_folder(daemon: Daemon) -> None:
         [sys.executable, "-m", "sidecar", "run", "--port", str(free_port()), *args],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    assert second.returncode == 1
+    assert second.returncode == ExitCode.LOCKED
     assert "another sidecar process" in second.stderr
     assert "is using the database folder" in second.stderr
     assert daemon.stop()[0] == 0
@@ -253,3 +263,79 @@ def test_a_client_from_before_a_restart_gets_exactly_what_it_missed(daemon: Daem
     assert stale[1]["event"] == "reset"
     assert stale[1]["data"] == {"lastEventId": int(missed[2]["id"])}
     assert daemon.stop()[0] == 0
+
+
+def children(pid: int) -> list[int]:
+    """Child processes of every thread of ``pid`` (a restart spawns from another thread)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:  # the thread just ended
+            continue
+    return found
+
+
+def indexer_pid(daemon: Daemon) -> int:
+    assert daemon.process is not None
+    found: list[int] = []
+
+    def started() -> bool:
+        found[:] = [
+            child
+            for child in children(daemon.process.pid)  # type: ignore[union-attr]
+            if "sidecar.daemon.indexer_process" in Path(f"/proc/{child}/cmdline").read_text()
+        ]
+        return len(found) == 1
+
+    wait_until(started, timeout=20)
+    return found[0]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return bool(stat.split(") ", 1)[1][0] != "Z")  # a zombie has exited
+
+
+def test_the_indexer_process_is_restarted_when_it_dies(daemon: Daemon) -> None:
+    daemon.start()
+    daemon.messages(until="READY=1")
+    wait_until(lambda: catalog_count(daemon) == 1, timeout=15)
+    first = indexer_pid(daemon)
+    os.kill(first, signal.SIGKILL)
+    reasons: list[str] = []
+
+    def restarting() -> bool:
+        answer = daemon.get("/healthz")
+        reasons.append(answer.json()["reason"])
+        return bool(answer.status_code == 503)
+
+    wait_until(restarting, timeout=15, interval=0.01)
+    assert reasons[-1].startswith("the indexer process exited (code -9); restarting it in")
+    wait_until(lambda: daemon.get("/healthz").status_code == 200, timeout=30)
+    assert indexer_pid(daemon) != first
+    st_save(daemon.root / SOLO / "after.jsonl", [header(), message("indexed by the new one")])
+    wait_until(lambda: catalog_count(daemon) == 2, timeout=15)
+    assert daemon.stop()[0] == 0
+
+
+def test_stopping_stops_both_processes_and_a_killed_daemon_takes_its_indexer_along(
+    daemon: Daemon,
+) -> None:
+    daemon.start()
+    daemon.messages(until="READY=1")
+    child = indexer_pid(daemon)
+    code, output = daemon.stop()
+    assert code == 0, output
+    assert not alive(child)
+    daemon.start()
+    daemon.messages(until="READY=1")
+    child = indexer_pid(daemon)
+    assert daemon.process is not None
+    daemon.process.kill()  # SIGKILL: no handler runs in the API process
+    daemon.process.wait(timeout=10)
+    wait_until(lambda: not alive(child), timeout=15)

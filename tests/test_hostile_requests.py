@@ -5,7 +5,9 @@ creates no file and changes no row of any database. Part 2: test_hostile_request
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -220,6 +222,40 @@ def test_huge_content_length_with_a_small_body_is_413_at_once(unchanged: Site) -
     answer = unchanged.server.send_raw(head, b'{"key": "k9", "value": 1}', timeout=5)
     assert answer.error(413) == "Request body is too large"
     assert time.monotonic() - started < 3  # answered without waiting for the promised bytes
+
+
+def _send_all_then_read(site: Site, head: str, size: int) -> tuple[int, bytes]:
+    """Send ``head`` and ``size`` body bytes in pieces, then read the answer, on a connection
+    the client closes after it (``Connection: close``, as Node's http client, and so the proxy
+    plugin, sends). A server that answered and closed early with the body unread makes the
+    kernel reset the connection: ``sendall`` fails and the answer is never read."""
+    with socket.create_connection(("127.0.0.1", site.server.port), timeout=20) as sock:
+        tail = f"\r\nConnection: close\r\nContent-Length: {size}\r\n\r\n"
+        sock.sendall(head.encode() + tail.encode())
+        piece = b" " * 65536
+        for start in range(0, size, len(piece)):
+            sock.sendall(piece[: size - start])
+        response = http.client.HTTPResponse(sock, method="POST")
+        response.begin()
+        return response.status, response.read()
+
+
+def test_a_client_still_sending_a_body_over_the_limit_reads_the_413(unchanged: Site) -> None:
+    """The 413 comes once the body is in (read and dropped): the client reads it."""
+    head = (
+        f"POST {PREFIX}/instances/i1/data HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nx-extension-id: {EXT}\r\n"
+        "Content-Type: application/json"
+    )
+    status, body = _send_all_then_read(unchanged, head, LIMIT * 24)
+    assert (status, json.loads(body)) == (413, {"error": "Request body is too large"})
+
+
+def test_a_client_sending_a_body_without_the_token_reads_the_401(unchanged: Site) -> None:
+    head = f"POST {PREFIX}/instances/i1/data HTTP/1.1\r\nHost: 127.0.0.1\r\nx-extension-id: {EXT}"
+    status, body = _send_all_then_read(unchanged, head, LIMIT // 2)
+    assert status == 401
+    assert "bearer token" in json.loads(body)["error"]
 
 
 def test_chunked_body_over_the_limit_is_413(unchanged: Site) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.exit_codes import ExitCode
+
 UNITS = Path(__file__).resolve().parent.parent / "systemd"
 SYSTEM_UNIT = UNITS / "sidecar.service"
 USER_UNIT = UNITS / "sidecar.user.service"
@@ -101,6 +103,9 @@ def test_common_service_settings(path: Path) -> None:
     assert single(unit, "Service", "Restart") == "on-failure"
     assert single(unit, "Service", "WatchdogSec") == "30"
     assert single(unit, "Service", "TimeoutStopSec") == "15"
+    # Exit codes a restart cannot fix (sidecar.exit_codes): no restart loop on them.
+    prevented = {int(code) for code in single(unit, "Service", "RestartPreventExitStatus").split()}
+    assert prevented == {ExitCode.CANNOT_CREATE, ExitCode.CONFIG}
     argv = shlex.split(single(unit, "Service", "ExecStart"))
     assert argv[0].endswith("/bin/sidecar")
     assert argv[1] == "run"

@@ -24,6 +24,7 @@ from sidecar.api.deps import (
     provide_registry,
     provide_st_user,
 )
+from sidecar.api.drain import DrainUnreadBody
 from sidecar.api.errors import EXCEPTION_HANDLERS
 from sidecar.api.request import SidecarRequest
 from sidecar.api.routes import (
@@ -119,7 +120,7 @@ def create_app(
             "st_user": Provide(provide_st_user, sync_to_thread=False),
         },
     )
-    middleware: list[ASGIMiddleware] = []
+    middleware: list[ASGIMiddleware] = [DrainUnreadBody()]  # first: it wraps every other
     token = settings.api.token
     if token is not None:
         middleware.append(BearerTokenMiddleware(token.get_secret_value()))

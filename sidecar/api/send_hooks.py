@@ -48,6 +48,8 @@ def _correct_allow(headers: MutableScopeHeaders, scope: Mutable) -> None:
 
 
 def _start(message: Mutable, scope: Mutable) -> None:
+    if message["status"] < 400 and scope.get("method") != "OPTIONS":
+        return  # nothing to correct (the common case: no header parsing per answer)
     headers = MutableScopeHeaders.from_message(cast("Message", message))
     if scope.get("method") == "OPTIONS" and "allow" in headers:
         _correct_allow(headers, scope)

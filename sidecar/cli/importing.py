@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from sidecar.cli.options import config_option, db_dir_option, load
+from sidecar.cli.options import CommandError, config_option, db_dir_option, load
+from sidecar.exit_codes import ExitCode
 from sidecar.ids import is_valid_id
 
 
@@ -53,7 +54,8 @@ def import_valuetracker(
         with hold_lock(settings.storage.database_dir):
             run_import(settings, sources, merge, dry_run=False)
     except DatabaseLocked as exc:
-        raise click.ClickException(
+        raise CommandError(
             f"sidecar is running ({exc.message}): stop it first, then run the import "
-            "again (while it runs, extensions can write the data through its HTTP API)"
+            "again (while it runs, extensions can write the data through its HTTP API)",
+            ExitCode.LOCKED,
         ) from None

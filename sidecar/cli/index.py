@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from sidecar.cli.options import common_options, load
+from sidecar.cli.options import CommandError, common_options, database_locked, load
+from sidecar.exit_codes import ExitCode
 from sidecar.logs import setup_logging
 
 
@@ -26,6 +27,7 @@ def index(config_path: Path | None, reindex: bool, **flags: Any) -> None:
     from rich.console import Console  # noqa: PLC0415 - keep `sidecar --help` fast
 
     from sidecar.cli.index_run import run_index  # noqa: PLC0415
+    from sidecar.daemon.startup import StartupError, check_database_dir  # noqa: PLC0415
     from sidecar.daemon.wiring import resolve_data_root  # noqa: PLC0415
     from sidecar.storage.lock import DatabaseLocked, hold_lock  # noqa: PLC0415
 
@@ -33,14 +35,23 @@ def index(config_path: Path | None, reindex: bool, **flags: Any) -> None:
     setup_logging(settings.log.level)
     root = resolve_data_root(settings).sillytavern.data_root
     if root is None:
-        raise click.ClickException(
+        raise CommandError(
             "no SillyTavern data folder: pass --data-root <SillyTavern>/data or set "
-            "sillytavern.data_root"
+            "sillytavern.data_root",
+            ExitCode.NO_INPUT,
+        )
+    if not root.is_dir():
+        raise CommandError(
+            f"the SillyTavern data folder {root} does not exist (or is not a folder)",
+            ExitCode.NO_INPUT,
         )
     try:
+        check_database_dir(settings.storage.database_dir)
         with hold_lock(settings.storage.database_dir):
             run_index(settings, root, Console(stderr=False), reindex=reindex)
+    except StartupError as exc:
+        raise CommandError(exc.message, exc.exit_code) from None
     except DatabaseLocked as exc:
-        raise click.ClickException(
-            f"{exc.message}: a running sidecar indexes by itself; stop it to run 'sidecar index'"
+        raise database_locked(
+            exc.message, "a running sidecar indexes by itself; stop it to run 'sidecar index'"
         ) from None

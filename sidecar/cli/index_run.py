@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
+from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
+from sidecar.cli.options import CommandError
 from sidecar.config import Settings
 from sidecar.daemon.wiring import (
     create_indexer,
@@ -23,11 +26,13 @@ from sidecar.daemon.wiring import (
     open_catalog,
     open_line_store,
 )
+from sidecar.exit_codes import ExitCode
 from sidecar.indexer.retention import apply_retention
 from sidecar.indexer.scan import ScanSummary, full_scan, plan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation
 from sidecar.storage.event_log import prune_events
+from sidecar.storage.registry import CATALOG_FILE
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -44,7 +49,16 @@ def run_index(
 ) -> ScanSummary:
     registry = create_registry(settings)
     registry.open()
-    catalog = open_catalog(settings)
+    try:
+        catalog = open_catalog(settings)
+    except (sqlite3.DatabaseError, SQLAlchemyDatabaseError) as exc:
+        registry.close()
+        reason = getattr(exc, "orig", None) or exc
+        raise CommandError(
+            f"cannot open the catalog {settings.storage.database_dir / CATALOG_FILE} ({reason}); "
+            "it may be damaged: run sidecar repair",
+            ExitCode.DATA_ERROR,
+        ) from None
     line_store = open_line_store(settings)
     try:
         indexer = create_indexer(settings, registry, catalog, line_store, root)

@@ -12,6 +12,7 @@ import click
 
 from sidecar.config import Settings, load_settings
 from sidecar.errors import ConfigError
+from sidecar.exit_codes import ExitCode
 
 config_option = click.option(
     "--config",
@@ -64,10 +65,24 @@ def overrides(**flags: Any) -> dict[str, Any]:
     return result
 
 
+class CommandError(click.ClickException):
+    """A command failed for a reason the user can act on: one message, and the exit code that
+    says which (``sidecar.exit_codes``)."""
+
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.FAILURE) -> None:
+        super().__init__(message)
+        self.exit_code = int(exit_code)  # type: ignore[misc] # click declares it per class
+
+
 def load(config_path: Path | None, **flags: Any) -> Settings:
     """The settings in effect for this command (loaded once, then passed on); a config error
     is a one-line command-line error."""
     try:
         return load_settings(config_path, overrides(**flags))
     except ConfigError as exc:
-        raise click.ClickException(exc.message) from None
+        raise CommandError(exc.message, ExitCode.CONFIG) from None
+
+
+def database_locked(message: str, hint: str) -> CommandError:
+    """Another sidecar process holds the database folder."""
+    return CommandError(f"{message}: {hint}", ExitCode.LOCKED)

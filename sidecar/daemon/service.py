@@ -1,52 +1,55 @@
-"""The indexing side of ``sidecar run``: watch the data root, index on one worker thread, publish.
+"""The indexing side of ``sidecar run``: watch the data root, index on one worker thread, tell the
+change feed. It runs in the indexer process (``sidecar.daemon.indexer_process``).
 
 Start-up order matters: the observer starts before the reconcile pass, so nothing saved during the
-pass is missed; the reconcile itself runs on the worker thread, like every later index, so the API
-answers while it runs and no two updates of one chat ever overlap.
+pass is missed; the reconcile itself runs on the worker thread, like every later index, so no two
+updates of one chat ever overlap. A data folder that does not exist yet is waited for: it is
+picked up when it appears (SillyTavern not installed yet, a drive mounted later).
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 from watchdog.observers.api import BaseObserver
 
-from sidecar.clock import utc_now_iso
 from sidecar.config import Settings
-from sidecar.daemon.notify import Notifier
+from sidecar.daemon.jobs import FeedWaker, IndexJobs, StatusLine
+from sidecar.daemon.report import EMPTY_COUNTS, catalog_report
 from sidecar.daemon.wiring import create_indexer, open_catalog, open_line_store
-from sidecar.events.hub import EventHub
-from sidecar.indexer.changes import index_change
 from sidecar.indexer.indexer import ChatIndexer
-from sidecar.indexer.namespaces import chat_namespaces_in_use
-from sidecar.indexer.scan import QUIET_STATUSES, full_scan
-from sidecar.indexer.update_state import IndexResult
-from sidecar.sillytavern.discovery import ChatLocation, discover_chats, shown_path
-from sidecar.storage.catalog_queries import catalog_counts, namespaces_in_use
-from sidecar.storage.event_log import prune_events
 from sidecar.storage.extension_db import Database
 from sidecar.storage.linestore import LineStore
-from sidecar.storage.registry import ExtensionRegistry
-from sidecar.watch.coalesce import Change, Coalescer
+from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
+from sidecar.watch.coalesce import Coalescer
 from sidecar.watch.handler import ChatEventHandler
 from sidecar.watch.observer import start_observer, stop_observer
 from sidecar.watch.worker import WatchWorker
 
 log = logging.getLogger("sidecar.daemon")
 
-PROGRESS_LOG_SECONDS = 5.0
-PRUNE_EVERY = 200  # indexed files between two prunings of the event log
-PROBLEMS_LOGGED = 5  # per file and index; all of them are in the catalog's problems table
+ROOT_POLL_SECONDS = 2.0  # how often a data folder that does not exist yet is looked for
+
+
+def _reason(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None)
+    return str(original if original is not None else exc)
 
 
 class IndexService:
     def __init__(
-        self, settings: Settings, registry: ExtensionRegistry, hub: EventHub, notifier: Notifier
+        self,
+        settings: Settings,
+        registry: ExtensionRegistry,
+        hub: FeedWaker,
+        notifier: StatusLine,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -55,8 +58,7 @@ class IndexService:
         self.root = settings.sillytavern.data_root
         self.mode = "disabled"
         self.error: str | None = None
-        self.reconciling = False
-        self.last_indexed: str | None = None
+        self.jobs: IndexJobs | None = None
         self.catalog: Database | None = None
         self.line_store: LineStore | None = None
         self.indexer: ChatIndexer | None = None
@@ -64,21 +66,52 @@ class IndexService:
         self.worker: WatchWorker | None = None
         self.coalescer: Coalescer | None = None
         self._stopping = threading.Event()
+        self._lifecycle = threading.Lock()  # start (maybe from the root waiter) against stop
         self._rescanner: threading.Thread | None = None
-        self._since_prune = 0
+        self._root_waiter: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self.root is None:
+        root = self.root
+        if root is None:
             log.warning("no SillyTavern data folder configured: serving the API without indexing")
             return
-        try:
-            self._start(self.root)
-        except OSError as exc:
-            # The API still serves; /healthz reports why indexing is not running.
-            self.error = f"cannot watch {self.root}: {exc}"
-            log.error("%s", self.error)
+        if not root.is_dir():
+            # The API still serves; /healthz says what is missing until it appears.
+            self.error = f"the SillyTavern data folder {root} does not exist; waiting for it"
+            log.warning("%s (checked every %g s)", self.error, ROOT_POLL_SECONDS)
+            self._root_waiter = threading.Thread(
+                target=self._wait_for_root, args=(root,), daemon=True, name="sidecar-root-wait"
+            )
+            self._root_waiter.start()
+            return
+        self._start_watching(root)
+
+    def _wait_for_root(self, root: Path) -> None:
+        while not self._stopping.wait(ROOT_POLL_SECONDS):
+            if root.is_dir():
+                log.info("the SillyTavern data folder %s appeared", root)
+                self._start_watching(root)
+                return
+
+    def _start_watching(self, root: Path) -> None:
+        with self._lifecycle:
+            if self._stopping.is_set():
+                return
+            try:
+                self._start(root)
+                self.error = None
+            except OSError as exc:
+                # The API still serves; /healthz reports why indexing is not running.
+                self.error = f"cannot watch {root}: {exc}"
+                log.error("%s", self.error)
+            except (sqlite3.DatabaseError, SQLAlchemyDatabaseError) as exc:
+                self.error = (
+                    f"cannot open the catalog {self.settings.storage.database_dir / CATALOG_FILE}"
+                    f" ({_reason(exc)}); it may be damaged: run sidecar repair"
+                )
+                log.error("%s", self.error)
 
     def _start(self, root: Path) -> None:
         self.catalog = open_catalog(self.settings)
@@ -88,15 +121,23 @@ class IndexService:
         )
         watch = self.settings.watch
         self.coalescer = Coalescer(watch.quiet_period_ms / 1000, watch.max_wait_ms / 1000)
-        self.worker = WatchWorker(self.coalescer, self._process)
+        self.jobs = IndexJobs(
+            self.settings,
+            self.indexer,
+            self.catalog,
+            self.hub,
+            self.notifier,
+            moves_into=self.coalescer.pop_moves_into,
+        )
+        self.worker = WatchWorker(self.coalescer, self.jobs.process)
         handler = ChatEventHandler(root, self.coalescer.add, self.indexer.discovery)
         self.observer, self.mode = start_observer(
             root, handler, watch.mode, watch.polling_interval_ms / 1000
         )
+        self.jobs.mode = self.mode
         log.info("watching %s (%s)", root, self.mode)
         if self.mode == "polling":  # a copy and its original's deletion may be a poll apart
             self.indexer.rename_window += watch.polling_interval_ms / 1000
-        self.reconciling = True  # from now until the first pass ends (it waits a quiet period)
         self.worker.start()
         self.worker.submit(root)  # the reconcile pass, on the worker thread
         if watch.rescan_minutes > 0:
@@ -114,6 +155,10 @@ class IndexService:
 
     def stop(self) -> None:
         self._stopping.set()
+        with self._lifecycle:
+            self._stop()
+
+    def _stop(self) -> None:
         if self.observer is not None:
             stop_observer(self.observer)
         if self.worker is not None and not self.worker.stop(timeout=5):
@@ -122,81 +167,6 @@ class IndexService:
             self.line_store.close()
         if self.catalog is not None:
             self.catalog.close()
-
-    # -- work --------------------------------------------------------------------------------
-
-    def _process(self, change: Change) -> None:
-        assert self.indexer is not None
-        assert self.coalescer is not None
-        if change.path == self.root:
-            self._reconcile()
-            return
-        if change.path.is_dir():  # moves into the folder first, so they keep their chats
-            for move in self.coalescer.pop_moves_into(change.path):
-                self._process(move)
-        for path, result in index_change(
-            self.indexer, change.path, change.moved_from, change.observed
-        ):
-            self._done(result, path)
-
-    def _reconcile(self) -> None:
-        assert self.indexer is not None
-        self.reconciling = True
-        started = time.monotonic()
-        locations = list(discover_chats(self.indexer.root, self.indexer.discovery))
-        total = len(locations)
-        log.info("reconciling %d chat files with the index", total)
-        done = {"n": 0, "logged": started}
-
-        def progress(location: ChatLocation, result: IndexResult) -> None:
-            done["n"] += 1
-            self._done(result, location.path)
-            if done["n"] % 20 == 0 or done["n"] == total:
-                self.notifier.status(f"reconciling: {done['n']}/{total} chats")
-            if time.monotonic() - done["logged"] >= PROGRESS_LOG_SECONDS:
-                done["logged"] = time.monotonic()
-                log.info("reconciling: %d/%d chats", done["n"], total)
-
-        try:
-            summary = full_scan(self.indexer, locations, progress)
-        finally:
-            self.reconciling = False
-        statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items()))
-        log.info(
-            "reconciled %d chats in %.1f s (%s)",
-            total, time.monotonic() - started, statuses or "nothing to do",
-        )  # fmt: skip
-        self.notifier.status(f"watching {total} chats ({self.mode})")
-
-    def _done(self, result: IndexResult, path: Path) -> None:
-        if result.status not in QUIET_STATUSES:
-            self.last_indexed = utc_now_iso()
-            self._logged_events()
-        if not result.problems:
-            return
-        where = self._shown(path)
-        for line, reason in result.problems[:PROBLEMS_LOGGED]:
-            log.warning("%s%s: %s", where, f":{line}" if line else "", reason)
-        if len(result.problems) > PROBLEMS_LOGGED:
-            more = len(result.problems) - PROBLEMS_LOGGED
-            log.warning("%s: %d more problems (GET /chats/%s)", where, more, result.chat_id)
-
-    def _shown(self, path: Path) -> str:
-        """``path`` relative to the data root, as ``sidecar index`` shows it."""
-        try:
-            return shown_path(path.relative_to(self.root)) if self.root else shown_path(path)
-        except ValueError:
-            return shown_path(path)
-
-    def _logged_events(self) -> None:
-        """The index just logged events in the catalog: wake the feed, and now and then keep
-        only the newest ``events.buffer_size`` of them."""
-        self.hub.notify()
-        self._since_prune += 1
-        if self._since_prune >= PRUNE_EVERY and self.catalog is not None:
-            self._since_prune = 0
-            with self.catalog.write() as conn:
-                prune_events(conn, self.settings.events.buffer_size)
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -217,28 +187,26 @@ class IndexService:
             return False, f"the catalog database does not answer: {type(exc).__name__}"
         return True, "ok"
 
-    def status(self) -> dict[str, Any]:
+    @property
+    def reconciling(self) -> bool:
+        """From the start until the first full pass ends."""
+        return self.jobs is not None and self.jobs.reconciling
+
+    def live_status(self) -> dict[str, Any]:
+        """What the indexer is doing, without reading a database."""
         busy = self.worker.busy_since if self.worker is not None else None
-        report: dict[str, Any] = {
+        return {
             "watchMode": self.mode,
             "dataRoot": str(self.root) if self.root else None,
             "reconciling": self.reconciling,
             "queueDepth": len(self.coalescer) if self.coalescer is not None else 0,
-            "lastIndexed": self.last_indexed,
+            "lastIndexed": self.jobs.last_indexed if self.jobs is not None else None,
             "lagSeconds": round(time.monotonic() - busy, 3) if busy is not None else 0.0,
-            "chats": 0,
-            "messages": 0,
-            "namespaces": [],
-            "messageNamespaces": [],
-            "chatNamespaces": [],
-            "problems": 0,
         }
-        if self.catalog is not None and self.indexer is not None:
+
+    def status(self) -> dict[str, Any]:
+        report = self.live_status() | EMPTY_COUNTS
+        if self.catalog is not None:
             with self.catalog.read() as conn:
-                counts = catalog_counts(conn)
-                in_messages = namespaces_in_use(conn)
-                in_chats = chat_namespaces_in_use(conn, self.indexer.settings.policy)
-            report["namespaces"] = sorted(set(in_messages) | set(in_chats))
-            report["messageNamespaces"], report["chatNamespaces"] = in_messages, in_chats
-            report |= {name: counts[name] for name in ("chats", "messages", "problems")}
+                report |= catalog_report(conn, self.settings)
         return report

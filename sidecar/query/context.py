@@ -24,6 +24,22 @@ MESSAGE_NOT_FOUND = "Message not found"
 NAMESPACE_CACHE_SECONDS = 5.0
 
 
+def open_catalog_reader(path: Path, options: SqliteOptions, pool_size: int = 4) -> Engine | None:
+    """Read-only engines on the catalog once it holds its tables, else None. The indexer (another
+    process) creates the file, then its tables: a reader must not take the file for an index."""
+    if not path.is_file():
+        return None
+    engine = read_engine(path, options, pool_size=pool_size)
+    with engine.begin() as conn:
+        ready = conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chats'"
+        ).first()
+    if ready is None:
+        engine.dispose()
+        return None
+    return engine
+
+
 class QueryContext:
     def __init__(
         self,
@@ -46,12 +62,14 @@ class QueryContext:
 
     @contextmanager
     def catalog(self) -> Iterator[Connection | None]:
-        """A read-only snapshot of the catalog; None when nothing was ever indexed."""
+        """A read-only snapshot of the catalog; None when nothing was ever indexed (no file
+        yet, or the indexer process is still creating it)."""
         if self._catalog is None:
-            if not self.catalog_path.is_file():
+            engine = open_catalog_reader(self.catalog_path, self._options)
+            if engine is None:
                 yield None
                 return
-            self._catalog = read_engine(self.catalog_path, self._options)
+            self._catalog = engine
         with self._catalog.begin() as conn:
             yield conn
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,26 +38,35 @@ def lock_holder(database_dir: Path) -> int | None:
 
 
 @contextmanager
-def hold_lock(database_dir: Path) -> Iterator[None]:
-    """Hold the exclusive lock of ``database_dir`` for the ``with`` block.
+def hold_lock(database_dir: Path, wait: float = 0.0) -> Iterator[int]:
+    """Hold the exclusive lock of ``database_dir`` for the ``with`` block; yields the lock's
+    descriptor (a child process that inherits it holds the same lock: ``sidecar run``'s indexer
+    process does, so the folder stays locked until the last of them has exited).
 
-    Never waits: raises :class:`DatabaseLocked` at once if another process holds it.
+    Waits up to ``wait`` seconds for another holder to finish (a daemon restarted right after its
+    predecessor died, whose indexer process is still stopping), then raises
+    :class:`DatabaseLocked`.
     """
     database_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path(database_dir), os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = lock_holder(database_dir)
-            who = f" (process {pid})" if pid is not None else ""
-            raise DatabaseLocked(
-                f"another sidecar process{who} is using the database folder {database_dir}"
-            ) from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    pid = lock_holder(database_dir)
+                    who = f" (process {pid})" if pid is not None else ""
+                    raise DatabaseLocked(
+                        f"another sidecar process{who} is using the database folder {database_dir}"
+                    ) from None
+                time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         try:
-            yield
+            yield fd
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:

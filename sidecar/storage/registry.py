@@ -10,7 +10,7 @@ import logging
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -56,6 +56,8 @@ class ExtensionRegistry:
         self._records: dict[str, Registration] = {}
         self._open: dict[str, ExtensionDatabase] = {}
         self._engine: Engine | None = None
+        # Called after a registration changes (the daemon tells its indexer process).
+        self.on_change: list[Callable[[], None]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -64,15 +66,28 @@ class ExtensionRegistry:
         self._engine = write_engine(self.database_dir / REGISTRY_FILE, self._options)
         with self._engine.begin() as conn:
             RegistryBase.metadata.create_all(conn)
+        self.reload()
+        registered = sum(1 for r in self._records.values() if r.registered)
+        log.info("database folder %s: %d registered extension(s)", self.database_dir, registered)
+
+    def reload(self) -> None:
+        """Read the registrations again (the indexer process does when the API process, which
+        registers extensions, says they changed); databases whose file moved are closed."""
+        assert self._engine is not None, "registry is not open"
+        with self._engine.begin() as conn:
             rows = conn.execute(select(extension_records)).mappings().all()
-        self._records = {
+        records = {
             row["extension_id"]: Registration(
                 row["extension_id"], row["db_file"], bool(row["registered"]), row["created_at"]
             )
             for row in rows
         }
-        registered = sum(1 for r in self._records.values() if r.registered)
-        log.info("database folder %s: %d registered extension(s)", self.database_dir, registered)
+        with self._lock:
+            for extension_id, db in list(self._open.items()):
+                record = records.get(extension_id)
+                if record is not None and self.database_dir / record.db_file != db.path:
+                    self._close_db(extension_id)
+            self._records = records
 
     def close(self) -> None:
         with self._lock:
@@ -209,6 +224,7 @@ class ExtensionRegistry:
             self._save(record, now)
             self._records[extension_id] = record
         log.info("registered extension %s (%s)", extension_id, db_file)
+        self._changed()
 
     def deregister(self, extension_id: str) -> None:
         """Forget the registration and close the database; the file and its data stay."""
@@ -222,8 +238,13 @@ class ExtensionRegistry:
             self._records[extension_id] = record
             self._close_db(extension_id)
         log.info("deregistered extension %s", extension_id)
+        self._changed()
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        for callback in self.on_change:
+            callback()
 
     def _db_file_for(self, extension_id: str, db_path: str | None) -> str:
         name = f"{extension_id}.db" if db_path is None else db_path

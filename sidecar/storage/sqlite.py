@@ -25,6 +25,7 @@ WRITER_CACHE_KIB = 16384
 # Past the limit SQLite reuses cached pages instead of allocating more (a soft limit: no
 # allocation fails because of it).
 SQLITE_HEAP_LIMIT_BYTES = 32 * 1024 * 1024
+WAL_AUTOCHECKPOINT_PAGES = 10000
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def _configure(dbapi_conn: sqlite3.Connection, options: SqliteOptions, *, writer
             # A larger page cache keeps big indexing transactions from spilling to disk mid-way.
             cursor.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
             # Checkpoint (which fsyncs) every ~40 MB of WAL rather than every 4 MB.
-            cursor.execute("PRAGMA wal_autocheckpoint=10000")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
             # INSERT OR REPLACE then fires delete triggers for the row it replaces, which keeps
             # the full-text indexes (sidecar.storage.fts) in sync.
             cursor.execute("PRAGMA recursive_triggers=ON")
@@ -81,26 +82,45 @@ def _make_engine(
     return engine
 
 
+def _open_writer(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: the driver issues no BEGIN of its own; callers (and the engines'
+    # "begin" event) say BEGIN IMMEDIATE themselves.
+    return sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+
+
+def _open_reader(path: Path) -> sqlite3.Connection:
+    uri = f"file:{quote(str(path))}?mode=ro"
+    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+
+
+def connect_writer(path: Path, options: SqliteOptions) -> sqlite3.Connection:
+    """A plain ``sqlite3`` writer connection with the writer pragmas, in autocommit mode: the
+    caller brackets its statements with ``BEGIN IMMEDIATE`` and ``COMMIT``. For hot paths where
+    SQLAlchemy's per-statement work costs more than SQLite's (see ``Database.write_raw``)."""
+    conn = _open_writer(path)
+    _configure(conn, options, writer=True)
+    return conn
+
+
+def connect_reader(path: Path, options: SqliteOptions) -> sqlite3.Connection:
+    """A plain ``sqlite3`` read-only connection (``mode=ro``, ``query_only``), autocommit."""
+    conn = _open_reader(path)
+    _configure(conn, options, writer=False)
+    return conn
+
+
 def write_engine(path: Path, options: SqliteOptions) -> Engine:
     """One writer connection per database: callers serialise writes (see ``ExtensionDatabase``)."""
-
-    def connect() -> sqlite3.Connection:
-        # isolation_level=None: the driver issues no BEGIN of its own; our "begin" event does.
-        return sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
-
-    return _make_engine(connect, options, writer=True, pool_size=1, max_overflow=2)
+    return _make_engine(
+        lambda: _open_writer(path), options, writer=True, pool_size=1, max_overflow=2
+    )
 
 
 def read_engine(path: Path, options: SqliteOptions, pool_size: int = 4) -> Engine:
     """Read-only connections (``mode=ro``): a read path cannot modify the file."""
-    uri = f"file:{quote(str(path))}?mode=ro"
-
-    def connect() -> sqlite3.Connection:
-        return sqlite3.connect(
-            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30
-        )
-
-    return _make_engine(connect, options, writer=False, pool_size=pool_size, max_overflow=8)
+    return _make_engine(
+        lambda: _open_reader(path), options, writer=False, pool_size=pool_size, max_overflow=8
+    )
 
 
 @contextmanager

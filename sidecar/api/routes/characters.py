@@ -2,37 +2,43 @@
 
 from __future__ import annotations
 
-from litestar import Router
+from typing import Any
+
+from litestar import Request, Router
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from sidecar.api.operation import DELETE, GET, POST, operation
+from sidecar.api.deps import extension_db
+from sidecar.api.operation import DELETE, GET, POST, operation, run_write
 from sidecar.api.schemas import CharacterBody, DeletedCount, Success
 from sidecar.ids import check_id
 from sidecar.storage.extension_db import ExtensionDatabase
 from sidecar.tracker import entities
 from sidecar.tracker.records import Character, FullCharacter, Instance
 
+# Reads look the database up themselves (see sidecar.api.deps.extension_db); handlers with a
+# body or in a worker thread take it as the ``db`` dependency.
+Req = Request[Any, Any, Any]
+
 
 @operation(GET, "/characters", "listCharacters")
-def list_characters(db: NamedDependency[ExtensionDatabase]) -> list[Character]:
-    return entities.list_characters(db)
+def list_characters(request: Req) -> list[Character]:
+    return entities.list_characters(extension_db(request))
 
 
 @operation(GET, "/characters/{character_id:str}", "getCharacter")
-def get_character(
-    db: NamedDependency[ExtensionDatabase], character_id: FromPath[str]
-) -> FullCharacter:
+def get_character(request: Req, character_id: FromPath[str]) -> FullCharacter:
     """The character with all its instances and their data."""
+    db = extension_db(request)
     return entities.full_character(db, check_id(character_id, "character"))
 
 
 @operation(POST, "/characters", "saveCharacter")
-def save_character(
+async def save_character(
     db: NamedDependency[ExtensionDatabase], data: JSONBody[CharacterBody]
 ) -> Character:
     """Create a character, or rename an existing one (omit ``name`` to keep it)."""
-    return entities.save_character(db, check_id(data.id, "character"), data.name)
+    return await run_write(entities.save_character, db, check_id(data.id, "character"), data.name)
 
 
 @operation(DELETE, "/characters/{character_id:str}", "deleteCharacter")
@@ -45,9 +51,8 @@ def delete_character(
 
 
 @operation(GET, "/characters/{character_id:str}/instances", "listCharacterInstances")
-def list_character_instances(
-    db: NamedDependency[ExtensionDatabase], character_id: FromPath[str]
-) -> list[Instance]:
+def list_character_instances(request: Req, character_id: FromPath[str]) -> list[Instance]:
+    db = extension_db(request)
     return entities.list_instances(db, check_id(character_id, "character"))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import HttpMethod, Request, Router, route
-from litestar.di import NamedDependency
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.params import FromPath
 
@@ -13,60 +12,59 @@ from sidecar.api.deps import extension_db_by_id
 from sidecar.api.operation import GET, operation
 from sidecar.api.routes.data import key_from_path, raw_key
 from sidecar.ids import check_id
-from sidecar.storage.registry import ExtensionRegistry
 from sidecar.tracker import data as store
 from sidecar.tracker import entities
 from sidecar.tracker.records import Character, FullCharacter, FullInstance, Instance
 
+# Reads with string parameters only: they look the database up themselves, like the other
+# reads (see sidecar.api.deps.extension_db).
+Req = Request[Any, Any, Any]
 CHARS = "/characters/{extension_id:str}"
 INSTS = "/instances/{extension_id:str}/{instance_id:str}"
 
 
 @operation(GET, CHARS, "crossListCharacters")
-def characters(
-    registry: NamedDependency[ExtensionRegistry], extension_id: FromPath[str]
-) -> list[Character]:
-    return entities.list_characters(extension_db_by_id(registry, extension_id))
+def characters(request: Req, extension_id: FromPath[str]) -> list[Character]:
+    return entities.list_characters(extension_db_by_id(request, extension_id))
 
 
 @operation(GET, CHARS + "/{character_id:str}", "crossGetCharacter")
 def character(
-    registry: NamedDependency[ExtensionRegistry],
+    request: Req,
     extension_id: FromPath[str],
     character_id: FromPath[str],
 ) -> FullCharacter:
-    db = extension_db_by_id(registry, extension_id)
+    db = extension_db_by_id(request, extension_id)
     return entities.full_character(db, check_id(character_id, "character"))
 
 
 @operation(GET, CHARS + "/{character_id:str}/instances", "crossListCharacterInstances")
 def character_instances(
-    registry: NamedDependency[ExtensionRegistry],
+    request: Req,
     extension_id: FromPath[str],
     character_id: FromPath[str],
 ) -> list[Instance]:
-    db = extension_db_by_id(registry, extension_id)
+    db = extension_db_by_id(request, extension_id)
     return entities.list_instances(db, check_id(character_id, "character"))
 
 
 @operation(GET, INSTS, "crossGetInstance")
 def instance(
-    registry: NamedDependency[ExtensionRegistry],
+    request: Req,
     extension_id: FromPath[str],
     instance_id: FromPath[str],
 ) -> FullInstance:
-    db = extension_db_by_id(registry, extension_id)
+    db = extension_db_by_id(request, extension_id)
     return entities.full_instance(db, check_id(instance_id, "instance"))
 
 
 @operation(GET, INSTS + "/data", "crossGetInstanceData")
 def instance_data(
-    request: Request[Any, Any, Any],
-    registry: NamedDependency[ExtensionRegistry],
+    request: Req,
     extension_id: FromPath[str],
     instance_id: FromPath[str],
 ) -> dict[str, Any]:
-    db = extension_db_by_id(registry, extension_id)
+    db = extension_db_by_id(request, extension_id)
     name = raw_key(request, "data")  # a key made only of "/" is routed here
     if name is not None:
         return {name: store.get_one(db, check_id(instance_id, "instance"), name)}
@@ -75,13 +73,12 @@ def instance_data(
 
 @operation(GET, INSTS + "/data/{key:path}", "crossGetInstanceDataKey")
 def instance_data_key(
-    request: Request[Any, Any, Any],
-    registry: NamedDependency[ExtensionRegistry],
+    request: Req,
     extension_id: FromPath[str],
     instance_id: FromPath[str],
     key: FromPath[str],
 ) -> dict[str, Any]:
-    db = extension_db_by_id(registry, extension_id)
+    db = extension_db_by_id(request, extension_id)
     name = key_from_path(request, "data", key)
     return {name: store.get_one(db, check_id(instance_id, "instance"), name)}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import unquote, unquote_to_bytes
 
@@ -10,7 +11,8 @@ from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from sidecar.api.operation import DELETE, GET, POST, PUT, operation
+from sidecar.api.deps import extension_db
+from sidecar.api.operation import DELETE, GET, POST, PUT, operation, run_write
 from sidecar.api.schemas import (
     DataBody,
     DataSaved,
@@ -52,12 +54,18 @@ def raw_key(request: Req, after: str) -> str | None:
         path = path[len(root) :]
     parts = path.split(b"/")
     start = template.index(after) + 1
+    # The common case: nothing percent-encoded, doubled or non-ASCII, so no segment needs
+    # decoding (this runs on every data request).
+    plain = b"%" not in path and b"//" not in path and path.isascii()
     if len(parts) < start or any(
-        not name.startswith("{") and unquote(part.decode("latin-1")) != name
+        not name.startswith("{")
+        and (part.decode("ascii") if plain else unquote(part.decode("latin-1"))) != name
         for name, part in zip(template[:start], parts, strict=False)
     ):
         return None
     tail = b"/".join(parts[start:])
+    if plain:
+        return tail.decode("ascii") if tail else None
     try:
         return unquote_to_bytes(tail).decode("utf-8") if tail else None
     except UnicodeDecodeError:
@@ -74,10 +82,9 @@ def key_from_path(request: Req, after: str, path_value: str) -> str:
 
 
 @operation(GET, DATA, "getInstanceData")
-def get_all(
-    request: Req, db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]
-) -> dict[str, Any]:
+def get_all(request: Req, instance_id: FromPath[str]) -> dict[str, Any]:
     """All keys and values; a key made only of ``/`` (``.../data/%2F``) reads that key."""
+    db = extension_db(request)
     key = raw_key(request, "data")
     if key is not None:
         return read_key(db, instance_id, key)
@@ -88,69 +95,58 @@ def read_key(db: ExtensionDatabase, instance_id: str, key: str) -> dict[str, Any
     return {key: store.get_one(db, check_id(instance_id, "instance"), key)}
 
 
-def delete_key(db: ExtensionDatabase, instance_id: str, key: str) -> Success:
-    store.delete_one(db, check_id(instance_id, "instance"), key)
+async def delete_key(db: ExtensionDatabase, instance_id: str, key: str) -> Success:
+    await run_write(store.delete_one, db, check_id(instance_id, "instance"), key)
     return Success()
 
 
 @operation(GET, DATA + "/{key:path}", "getInstanceDataKey")
-def get_key(
-    request: Req,
-    db: NamedDependency[ExtensionDatabase],
-    instance_id: FromPath[str],
-    key: FromPath[str],
-) -> dict[str, Any]:
+def get_key(request: Req, instance_id: FromPath[str], key: FromPath[str]) -> dict[str, Any]:
     """``{"<key>": value}``; keys are URL-encoded in the path."""
-    return read_key(db, instance_id, key_from_path(request, "data", key))
+    return read_key(extension_db(request), instance_id, key_from_path(request, "data", key))
 
 
 @operation(DELETE, DATA + "/{key:path}", "deleteInstanceDataKey")
-def delete_one(
+async def delete_one(
     request: Req,
     db: NamedDependency[ExtensionDatabase],
     instance_id: FromPath[str],
     key: FromPath[str],
 ) -> Success:
-    return delete_key(db, instance_id, key_from_path(request, "data", key))
+    return await delete_key(db, instance_id, key_from_path(request, "data", key))
 
 
 def _reserved_key_routes(action: str) -> list[HTTPRouteHandler]:
     """``/data/override`` etc. are PUT routes; these let GET/DELETE still reach a data key that
     happens to be named like one of them."""
 
-    def get_reserved(
-        request: Req, db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]
-    ) -> dict[str, Any]:
-        return read_key(db, instance_id, raw_key(request, "data") or action)
+    def get_reserved(request: Req, instance_id: FromPath[str]) -> dict[str, Any]:
+        return read_key(extension_db(request), instance_id, raw_key(request, "data") or action)
 
-    def delete_reserved(
+    async def delete_reserved(
         request: Req, db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str]
     ) -> Success:
-        return delete_key(db, instance_id, raw_key(request, "data") or action)
+        return await delete_key(db, instance_id, raw_key(request, "data") or action)
 
     path = f"{DATA}/{action}"
     return [
         get(path, include_in_schema=False, sync_to_thread=False, name=f"get-{action}")(
             get_reserved
         ),
-        delete(
-            path,
-            status_code=200,
-            include_in_schema=False,
-            sync_to_thread=True,
-            name=f"del-{action}",
-        )(delete_reserved),
+        delete(path, status_code=200, include_in_schema=False, name=f"del-{action}")(
+            delete_reserved
+        ),
     ]
 
 
 @operation(
     [POST, PUT], DATA, lambda _handler, method, _path: f"setInstanceDataKey{method.capitalize()}"
 )
-def set_key(
+async def set_key(
     db: NamedDependency[ExtensionDatabase], instance_id: FromPath[str], data: JSONBody[DataBody]
 ) -> DataSaved:
     """Set one key; ``value`` may be any JSON value, null included."""
-    store.set_one(db, check_id(instance_id, "instance"), data.key, data.value)
+    await run_write(store.set_one, db, check_id(instance_id, "instance"), data.key, data.value)
     return DataSaved(key=data.key, value=data.value)
 
 
@@ -161,43 +157,44 @@ def delete_all(
     """Delete every key; a key made only of ``/`` (``.../data/%2F``) deletes just that key."""
     key = raw_key(request, "data")
     if key is not None:
-        delete_key(db, instance_id, key)
+        store.delete_one(db, check_id(instance_id, "instance"), key)
         return DeletedCount(deleted_count=1)
     return DeletedCount(deleted_count=store.delete_all(db, check_id(instance_id, "instance")))
 
 
 @operation(PUT, DATA + "/override", "overrideInstanceData")
-def override(
+async def override(
     db: NamedDependency[ExtensionDatabase],
     instance_id: FromPath[str],
     data: JSONBody[dict[str, Any]],
 ) -> SuccessMessage:
     """Replace all data with the body (a JSON object), in one transaction."""
-    store.override(db, check_id(instance_id, "instance"), data)
+    await run_write(store.override, db, check_id(instance_id, "instance"), data)
     return SuccessMessage(message="Instance data overridden successfully")
 
 
 @operation(PUT, DATA + "/merge", "mergeInstanceData")
-def merge(
+async def merge(
     db: NamedDependency[ExtensionDatabase],
     instance_id: FromPath[str],
     data: JSONBody[dict[str, Any]],
     deep: Annotated[bool, QueryParameter(name="deep", required=False)] = False,
 ) -> SuccessMessage:
     """Each top-level key replaces that key; ``?deep=true`` merges nested objects."""
-    store.merge(db, check_id(instance_id, "instance"), data, deep=deep)
+    await run_write(partial(store.merge, deep=deep), db, check_id(instance_id, "instance"), data)
     return SuccessMessage(message="Instance data merged successfully")
 
 
 @operation(PUT, DATA + "/remove", "removeInstanceDataKeys")
-def remove(
+async def remove(
     db: NamedDependency[ExtensionDatabase],
     instance_id: FromPath[str],
     data: JSONBody[RemoveKeysBody],
 ) -> RemovedCount:
     """Remove the listed keys (each a valid key: 400 otherwise, and nothing is removed)."""
     keys = [check_key(key) for key in data.keys]
-    return RemovedCount(removed_count=store.remove(db, check_id(instance_id, "instance"), keys))
+    count = await run_write(store.remove, db, check_id(instance_id, "instance"), keys)
+    return RemovedCount(removed_count=count)
 
 
 router = Router(
