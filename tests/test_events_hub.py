@@ -1,38 +1,20 @@
-"""The event hub over the catalog's event log: ids that persist and never repeat, replay and
-resets, live streams woken from another thread (or by polling), filters, shutdown."""
+"""The event hub's streams over the catalog's event log: replay and resets, live streams woken
+from another thread (or by polling), filters, heartbeats, shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import threading
-from collections.abc import AsyncGenerator, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
-from sidecar.events import ChangeEvent, EventHub, Reset
+from sidecar.events import ChangeEvent, Reset
 from sidecar.events.hub import StreamItem
-from sidecar.storage.event_log import time_seed
 from tests.event_log_helpers import Log
-
-T = TypeVar("T")
-TIMEOUT = 5.0  # generous upper bound for anything that should happen at once
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(coro, TIMEOUT)
-
-    return asyncio.run(bounded())
-
-
-AT = "2026-12-04T10:00:00.000Z"
-
-
-def msg(chat: str = "c1", namespace: str | None = "ns", position: int = 0) -> ChangeEvent:
-    return ChangeEvent("changed", chat, position, 0, namespace, ("k",), at=AT)
+from tests.hub_helpers import AT, bound, ids_of, msg, run, take, until_waiting
 
 
 @pytest.fixture
@@ -40,106 +22,6 @@ def log(tmp_path: Path) -> Iterator[Log]:
     opened = Log(tmp_path / "db")
     yield opened
     opened.close()
-
-
-def bound(hub: EventHub) -> EventHub:
-    hub.bind(asyncio.get_running_loop())
-    return hub
-
-
-async def take(stream: AsyncGenerator[StreamItem, None], count: int) -> list[StreamItem]:
-    return [await anext(stream) for _ in range(count)]
-
-
-async def until_waiting() -> None:
-    """Let a freshly started stream task run up to its first wait (a few loop turns)."""
-    for _ in range(3):
-        await asyncio.sleep(0)
-
-
-def ids_of(items: list[StreamItem]) -> list[int]:
-    return [item[0] for item in items if isinstance(item, tuple)]
-
-
-def test_ids_follow_each_other_and_since_returns_later_events(log: Log) -> None:
-    hub = log.hub()
-    empty_last = hub.last_id
-    assert hub.since(empty_last) == ([], False)
-    first = log.publish(hub, [msg(position=1), msg(position=2)])
-    log.publish(hub, [])
-    third = log.publish(hub, [msg(position=3)])
-    assert third == [first[1] + 1]
-    assert first[0] == empty_last + 1
-    assert hub.last_id == third[0]
-    events, lost = hub.since(empty_last)
-    assert [(i, e.position) for i, e in events] == [(first[0], 1), (first[1], 2), (third[0], 3)]
-    assert not lost
-    assert hub.since(first[1]) == ([(third[0], msg(position=3))], False)
-    assert hub.since(third[0]) == ([], False)
-
-
-def test_ids_persist_across_restarts_and_a_new_catalog_never_reissues_one(tmp_path: Path) -> None:
-    """The first id of a log is time-based, and ids continue after a restart (a new hub, a new
-    connection to the same file), so a client's last id is never handed out again."""
-    before = time_seed()
-    log = Log(tmp_path / "first")
-    ids = log.append([msg(position=1), msg(position=2)])
-    assert ids[0] > before  # not 1: a reset catalog must start above any earlier one's ids
-    log.close()
-    reopened = Log(log.path.parent)  # sidecar restarted
-    more = reopened.append([msg(position=3)])
-    assert more == [ids[-1] + 1]
-    hub = reopened.hub()
-    assert hub.since(ids[-1]) == ([(more[0], msg(position=3))], False)
-    reopened.close()
-    elsewhere = Log(tmp_path / "new-folder")  # a catalog created later, e.g. after a repair
-    assert elsewhere.append([msg()])[0] > more[0]
-    assert elsewhere.hub().since(ids[0]) == ([], True)  # the old id is unknown there: reset
-    elsewhere.close()
-
-
-def test_pruned_events_are_reported_lost(log: Log) -> None:
-    ids = log.append(msg(position=n) for n in range(1, 8))
-    log.prune(keep=3)
-    hub = log.hub()
-    events, lost = hub.since(ids[0] - 1)
-    assert lost
-    assert events == []
-    assert [i for i, _ in hub.since(ids[3])[0]] == ids[4:]  # the oldest kept is ids[4]
-    assert not hub.since(ids[3])[1]
-
-
-def test_an_id_beyond_the_last_is_lost_history(log: Log) -> None:
-    ids = log.append([msg()])
-    assert log.hub().since(ids[0] + 5) == ([], True)
-
-
-def test_change_event_payload_and_kinds() -> None:
-    event = ChangeEvent("added", "abc", 4, 1, "tracker", ("hp", "mp"), at="2026-01-02T03:04:05Z")
-    assert event.payload(9) == {
-        "eventId": 9,
-        "chatId": "abc",
-        "position": 4,
-        "swipe": 1,
-        "namespace": "tracker",
-        "keys": ["hp", "mp"],
-        "kind": "added",
-        "at": "2026-01-02T03:04:05Z",
-        "messageCount": None,
-        "previousCount": None,
-    }
-    shrunk = ChangeEvent("shrunk", "abc", message_count=1, previous_count=120).payload(1)
-    assert (shrunk["keys"], shrunk["messageCount"], shrunk["previousCount"]) == ([], 1, 120)
-    with pytest.raises(ValueError, match="unknown change kind"):
-        ChangeEvent("exploded", "abc")
-
-
-def test_every_field_survives_the_log(log: Log) -> None:
-    event = ChangeEvent("shrunk", "c9", None, None, None, (), "alice", "2026-05-06T07:08:09.010Z",
-                        2, 400)  # fmt: skip
-    keyed = ChangeEvent("removed", "c9", 3, 2, "ns.x", ("a", "b/c"), "alice", "2026-05-06Z")
-    ids = log.append([event, keyed])
-    assert log.hub().since(ids[0] - 1)[0] == [(ids[0], event), (ids[1], keyed)]
 
 
 def test_notify_from_another_thread_wakes_a_waiting_stream(log: Log) -> None:
@@ -387,16 +269,3 @@ def test_a_subscriber_behind_the_cache_reads_the_log_itself(log: Log) -> None:
 
     ids, items = run(scenario())
     assert ids_of(items) == ids
-
-
-def test_invalid_arguments(log: Log) -> None:
-    with pytest.raises(ValueError, match="cache_size"):
-        log.hub(cache_size=0)
-    with pytest.raises(ValueError, match="non-negative"):
-        log.hub().since(-1)
-
-    async def bad_heartbeat() -> None:
-        await anext(log.hub().stream(after=None, heartbeat=0))
-
-    with pytest.raises(ValueError, match="heartbeat"):
-        run(bad_heartbeat())

@@ -28,6 +28,8 @@ EXTENSION_TABLES = {
     "data_fts_idx",
     "data_fts_docsize",
     "data_fts_config",
+    # segmented copies of CJK values for that index (sidecar.storage.fts)
+    "data_fts_seg",
 }
 
 

@@ -28,7 +28,8 @@ export class QueryClient extends TrackerClient {
      * Indexed chats, ordered by path.
      * @param {{user?: string, character?: string, groupId?: string, namespace?: string,
      *   q?: string, limit?: number, cursor?: string|null}} [filters] `character` is the
-     *   character's folder name; `q` matches the file name (case-insensitive)
+     *   character's folder name; `q` is a chat search as SillyTavern's: every whitespace-separated
+     *   part in the file name or in one of the chat's messages
      * @returns {Promise<Page<Chat>>}
      */
     async listChats(filters = {}) {
@@ -180,8 +181,10 @@ export class QueryClient extends TrackerClient {
     /**
      * Full-text search over message text and string values, best hits first; snippets are
      * HTML-escaped with matches in `<mark>`.
-     * @param {string} q words to find (all of them)
-     * @param {{namespace?: string, chatId?: string, user?: string, limit?: number}} [filters]
+     * @param {string} q words to find (all of them; CJK text matches as substrings)
+     * @param {{namespace?: string, chatId?: string, user?: string, character?: string,
+     *   groupId?: string, dateFrom?: string, dateTo?: string, limit?: number}} [filters]
+     *   `dateFrom`/`dateTo`: ISO 8601 dates or date-times, inclusive, on the message's send date
      * @returns {Promise<Page<SearchHit>>}
      */
     async search(q, filters = {}) {

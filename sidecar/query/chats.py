@@ -6,9 +6,8 @@ the response without being decoded and encoded again.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Connection, exists, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
@@ -16,13 +15,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from sidecar.errors import InvalidInput
 from sidecar.indexer.namespaces import NamespacePolicy
 from sidecar.query.chat_data import chat_namespace_counts
+from sidecar.query.chat_search import search_page
 from sidecar.query.context import QueryContext
+from sidecar.query.fts_terms import chat_fragments
 from sidecar.query.pages import Page, check_limit, decode_cursor, page_of
 from sidecar.sillytavern.messages import BUILTIN_CHAT_METADATA_KEYS
 from sidecar.storage.catalog_tables import chats, messages, problems
 from sidecar.tracker.codec import raw
 
-_CASEFOLD = "sidecar_casefold"
 # json_each(messages.namespaces): one row per namespace a message carries.
 _EACH = func.json_each(messages.c.namespaces).table_valued("value").alias("each_ns")
 # json_each(chats.metadata_json): one row per key of a chat's chat_metadata.
@@ -31,13 +31,15 @@ _KEYS = func.json_each(chats.c.metadata_json).table_valued("key").alias("each_ke
 
 @dataclass(frozen=True)
 class ChatFilters:
-    """``None`` means "any"; ``user`` is the ``?user=`` filter, not the caller's scope."""
+    """``None`` means "any"; ``user`` is the ``?user=`` filter, not the caller's scope; ``q`` is
+    a chat search (``sidecar.query.chat_search``)."""
 
     user: str | None = None
     character: str | None = None
     group_id: str | None = None
     namespace: str | None = None
     q: str | None = None
+    substring: bool = False  # q matches inside words too (SillyTavern's rule exactly)
 
 
 def chat_item(row: Any) -> dict[str, Any]:
@@ -56,19 +58,7 @@ def chat_item(row: Any) -> dict[str, Any]:
     }
 
 
-def _casefold(value: str | None) -> str | None:
-    return value.casefold() if isinstance(value, str) else value
-
-
-def _register_casefold(conn: Connection) -> None:
-    """SQLite's ``lower()`` folds ASCII only; chat names are often not ASCII."""
-    dbapi = cast(sqlite3.Connection, conn.connection.dbapi_connection)
-    dbapi.create_function(_CASEFOLD, 1, _casefold, deterministic=True)
-
-
-def _conditions(
-    conn: Connection, policy: NamespacePolicy, filters: ChatFilters, scope: str | None
-) -> list[Any]:
+def _conditions(policy: NamespacePolicy, filters: ChatFilters, scope: str | None) -> list[Any]:
     where: list[ColumnElement[bool]] = []
     if scope is not None:
         where.append(chats.c.user == scope)
@@ -89,17 +79,13 @@ def _conditions(
             filters.namespace in BUILTIN_CHAT_METADATA_KEYS
         ):
             where.append(in_messages)
-        else:
+        else:  # or the chat's own metadata carries it
             in_metadata = exists(
                 select(1)
                 .select_from(_KEYS)
                 .where(chats.c.metadata_json.is_not(None), _KEYS.c.key == filters.namespace)
             )
             where.append(or_(in_messages, in_metadata))
-    if filters.q:
-        _register_casefold(conn)
-        folded = getattr(func, _CASEFOLD)(chats.c.file_name)
-        where.append(func.instr(folded, filters.q.casefold()) > 0)
     return where
 
 
@@ -115,13 +101,20 @@ def list_chats(
     after = decode_cursor(cursor, 1)
     if after is not None and not isinstance(after[0], str):
         raise InvalidInput("Invalid cursor")
+    fragments = chat_fragments(filters.q or "")
     with queries.catalog() as conn:
         if conn is None:
             return Page(items=[], next_cursor=None)
-        query = select(chats).where(*_conditions(conn, queries.policy, filters, scope))
-        if after is not None:
-            query = query.where(chats.c.rel_path > after[0])
-        rows = list(conn.execute(query.order_by(chats.c.rel_path).limit(size + 1)))
+        query = select(chats).where(*_conditions(queries.policy, filters, scope))
+        if fragments:
+            start = None if after is None else str(after[0])
+            rows = search_page(
+                conn, query, fragments, after=start, size=size, substring=filters.substring
+            )
+        else:
+            if after is not None:
+                query = query.where(chats.c.rel_path > after[0])
+            rows = list(conn.execute(query.order_by(chats.c.rel_path).limit(size + 1)))
     kept, next_cursor = page_of(rows, size, lambda row: [row.rel_path])
     return Page(items=[chat_item(row) for row in kept], next_cursor=next_cursor)
 

@@ -3,7 +3,6 @@ file; user scoping (``x-sillytavern-user``)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,6 @@ from sidecar.storage.sqlite import SqliteOptions, read_engine
 
 CHAT_NOT_FOUND = "Chat not found"
 MESSAGE_NOT_FOUND = "Message not found"
-NAMESPACE_CACHE_SECONDS = 5.0
 
 
 def open_catalog_reader(path: Path, options: SqliteOptions, pool_size: int = 4) -> Engine | None:
@@ -53,7 +51,6 @@ class QueryContext:
         self.policy = policy
         self._options = options
         self._catalog: Engine | None = None
-        self._namespaces: tuple[float, list[str]] | None = None
 
     def close(self) -> None:
         if self._catalog is not None:
@@ -80,13 +77,11 @@ class QueryContext:
             return None
         return self.registry.existing_index_database(extension)
 
-    def namespaces_in_use(self, conn: Connection) -> list[str]:
-        """Namespaces any indexed message carries. Cached for a few seconds: finding them scans
-        the messages table, and a new namespace appearing a moment late costs nothing."""
-        now = time.monotonic()
-        if self._namespaces is None or now - self._namespaces[0] > NAMESPACE_CACHE_SECONDS:
-            self._namespaces = (now, namespaces_in_use(conn))
-        return self._namespaces[1]
+    @staticmethod
+    def namespaces_in_use(conn: Connection) -> list[str]:
+        """Namespaces any indexed message carries (one index seek per distinct list: cheap
+        enough for every request, so never stale)."""
+        return namespaces_in_use(conn)
 
     @staticmethod
     def chat_row(conn: Connection | None, chat_id: str, user: str | None) -> Any:

@@ -18,6 +18,8 @@ from urllib.parse import quote
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import QueuePool
 
+from sidecar.storage.segment import SQL_FUNCTION, segment
+
 WRITER_CACHE_KIB = 16384
 # One budget for SQLite's memory in the whole process, however many databases are open. Each
 # writer may cache WRITER_CACHE_KIB and every extension database has a writer, so the caches
@@ -35,6 +37,9 @@ class SqliteOptions:
 
 
 def _configure(dbapi_conn: sqlite3.Connection, options: SqliteOptions, *, writer: bool) -> None:
+    # The full-text triggers segment CJK text with it (sidecar.storage.fts); readers register it
+    # too, so that any query may use it.
+    dbapi_conn.create_function(SQL_FUNCTION, 1, segment, deterministic=True)
     cursor = dbapi_conn.cursor()
     try:
         # busy_timeout first: switching to WAL can itself meet a busy database.

@@ -3,7 +3,7 @@ them to that user's chats."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Request, Router
 from litestar.di import NamedDependency
@@ -61,13 +61,36 @@ def list_chats(
     ] = None,
     q: Annotated[
         str | None,
-        QueryParameter(name="q", required=False, description="case-insensitive, in the file name"),
+        QueryParameter(
+            name="q",
+            required=False,
+            description=(
+                "Chat search, as SillyTavern's: whitespace-separated fragments, each of which "
+                "must be in the chat's file name (case-insensitive substring) or in one of its "
+                "messages (each may be in a different message). In message text, Chinese, "
+                "Japanese and Korean match as substrings, Latin words as whole words (see match)"
+            ),
+        ),
+    ] = None,
+    match: Annotated[
+        Literal["words", "substring"] | None,
+        QueryParameter(
+            name="match",
+            required=False,
+            description=(
+                "How q matches Latin text: words (default, from the index) or substring "
+                "(inside words too, exactly as SillyTavern's chat search; slower, it reads the "
+                "text of chats the index does not match)"
+            ),
+        ),
     ] = None,
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> Page:
     """``{"items": [chat], "nextCursor"}``, ordered by the chat file's path."""
-    filters = chat_queries.ChatFilters(user, character, group_id, namespace, q)
+    filters = chat_queries.ChatFilters(
+        user, character, group_id, namespace, q, substring=match == "substring"
+    )
     return chat_queries.list_chats(queries, filters, st_user, limit, cursor)
 
 
