@@ -15,9 +15,16 @@ from sidecar.logs import setup_logging
 
 @click.command("index")
 @common_options
-def index(config_path: Path | None, **flags: Any) -> None:
+@click.option(
+    "--reindex",
+    is_flag=True,
+    help="Re-derive every chat from its file even if the settings did not change (chatIds, "
+    "versions and value history are kept).",
+)
+def index(config_path: Path | None, reindex: bool, **flags: Any) -> None:
     """Index every chat of the data root once, then print a summary. Safe to repeat: a second
-    run with nothing changed writes nothing."""
+    run with nothing changed writes nothing. When the index.* settings that shape indexed data
+    changed since the last run, every chat is re-derived from its file (the log says why)."""
     from rich.console import Console  # noqa: PLC0415 - keep `sidecar --help` fast
 
     from sidecar.cli.index_run import run_index  # noqa: PLC0415
@@ -42,7 +49,7 @@ def index(config_path: Path | None, **flags: Any) -> None:
     try:
         check_database_dir(settings.storage.database_dir)
         with hold_lock(settings.storage.database_dir):
-            summary = run_index(settings, root, Console(stderr=False))
+            summary = run_index(settings, root, Console(stderr=False), reindex=reindex)
     except StartupError as exc:
         raise CommandError(exc.message, exc.exit_code) from None
     except Damaged as exc:  # checked at start: the catalog needs sidecar repair

@@ -41,7 +41,9 @@ def _size(path: Path) -> int:
         return 0
 
 
-def run_index(settings: Settings, root: Path, console: Console) -> ScanSummary:
+def run_index(
+    settings: Settings, root: Path, console: Console, *, reindex: bool = False
+) -> ScanSummary:
     registry = create_registry(settings)
     registry.open()
     try:
@@ -97,7 +99,7 @@ def run_index(settings: Settings, root: Path, console: Console) -> ScanSummary:
                     rate=f"{rate:,.0f} messages/s",
                 )
 
-            summary = full_scan(indexer, locations, advance)
+            summary = full_scan(indexer, locations, advance, reindex=reindex)
         with catalog.write() as conn:  # the change feed keeps its newest events only
             prune_events(conn, settings.events.buffer_size)
         days = settings.index.history_retention_days
@@ -121,8 +123,23 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     )
     console.print(
         f"catalog: {summary.chats} chats, {summary.messages} messages; "
-        f"namespaces: {', '.join(summary.namespaces) or 'none'}"
+        f"namespaces: {', '.join(summary.all_namespaces) or 'none'}",
+        markup=False,
+        highlight=False,
     )
+    if summary.all_namespaces:
+        console.print(
+            f"  in messages: {', '.join(summary.namespaces) or 'none'}; "
+            f"in chat metadata: {', '.join(summary.chat_namespaces) or 'none'}",
+            markup=False,
+            highlight=False,
+        )
+    if summary.rederive_reason is not None:
+        console.print(
+            f"re-derived: {summary.rederived} chats ({summary.rederive_reason})",
+            markup=False,
+            highlight=False,
+        )
     if summary.history_pruned:
         console.print(f"history: {summary.history_pruned} values older than the retention removed")
     if not summary.problems:

@@ -133,7 +133,14 @@ class IndexService:
         )
         watch = self.settings.watch
         self.coalescer = Coalescer(watch.quiet_period_ms / 1000, watch.max_wait_ms / 1000)
-        self.jobs = IndexJobs(self.settings, self.indexer, self.catalog, self.hub, self.notifier)
+        self.jobs = IndexJobs(
+            self.settings,
+            self.indexer,
+            self.catalog,
+            self.hub,
+            self.notifier,
+            moves_into=self.coalescer.pop_moves_into,
+        )
         self.worker = WatchWorker(self.coalescer, self.jobs.process)
         # Chats that failed for a full disk or a damaged file (sidecar.recovery.retry).
         self.jobs.retry = RetryQueue(self.coalescer.add, self.settings.storage.database_dir)
@@ -144,6 +151,8 @@ class IndexService:
         )
         self.jobs.mode = self.mode
         log.info("watching %s (%s)", root, self.mode)
+        if self.mode == "polling":  # a copy and its original's deletion may be a poll apart
+            self.indexer.rename_window += watch.polling_interval_ms / 1000
         self.worker.start()
         self.worker.submit(root)  # the reconcile pass, on the worker thread
         if watch.rescan_minutes > 0:
@@ -219,5 +228,5 @@ class IndexService:
         report = self.live_status() | EMPTY_COUNTS
         if self.catalog is not None:
             with self.catalog.read() as conn:
-                report |= catalog_report(conn)
+                report |= catalog_report(conn, self.settings)
         return report

@@ -225,7 +225,7 @@ class IndexerSupervisor:
                     if self._catalog is None:
                         return dict(EMPTY_COUNTS)
                 with self._catalog.begin() as conn:
-                    return catalog_report(conn)
+                    return catalog_report(conn, self.settings)
         except SidecarError as exc:
             return dict(EMPTY_COUNTS) | {"catalogError": exc.message}
 

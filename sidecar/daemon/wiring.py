@@ -10,6 +10,7 @@ from pathlib import Path
 from sidecar.config import Settings
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.namespaces import NamespacePolicy
+from sidecar.indexer.rederive import adopt_settings
 from sidecar.indexer.scan import ScanSummary, full_scan
 from sidecar.indexer.update_state import Stores, UpdateSettings
 from sidecar.locations import find_sillytavern_data_root, looks_like_data_root
@@ -154,14 +155,18 @@ def create_indexer(
 ) -> ChatIndexer:
     index = settings.index
     policy = NamespacePolicy(index.namespaces, index.exclude_namespaces, index.namespace_map)
-    return ChatIndexer(
+    fields = None if index.top_level_fields is None else tuple(index.top_level_fields)
+    indexer = ChatIndexer(
         Stores(catalog, line_store, registry.index_database, registry.index_extensions),
         root,
-        UpdateSettings(policy, tuple(index.top_level_fields), index.shrink_ratio),
+        UpdateSettings(policy, fields, index.shrink_ratio),
         DiscoveryOptions(
             skip_dir_names=frozenset(index.skip_dirs), skip_prefixes=tuple(index.skip_prefixes)
         ),
+        rename_window=index.rename_window_seconds,
     )
+    adopt_settings(indexer)  # a new catalog starts with these settings' fingerprint
+    return indexer
 
 
 def resolve_data_root(settings: Settings) -> Settings:

@@ -58,6 +58,9 @@ class ChatUpdate:
         settings: UpdateSettings,
         location: ChatLocation,
         chat: Any | None,
+        *,
+        rederive: bool = False,
+        first_seen: str | None = None,
     ) -> None:
         self.catalog = stores.catalog
         self.settings = settings
@@ -65,10 +68,14 @@ class ChatUpdate:
         self.chat = chat
         self.now = utc_now_iso()
         self.chat_id: str = chat.chat_id if chat is not None else uuid.uuid4().hex[:16]
-        self.resync = chat is None or chat.sync == "pending"
-        self.recovering = chat is not None and chat.sync == "pending"  # a crash interrupted it
+        # A re-derivation (the settings that shape the rows changed, see ``rederive``) is a
+        # resync that looks in every extension database, like finishing an interrupted update.
+        self.resync = rederive or chat is None or chat.sync == "pending"
+        self.recovering = rederive or (chat is not None and chat.sync == "pending")
         self.result = IndexResult(self.chat_id, "new" if chat is None else "updated")
-        self.book = CatalogSide(stores, location, chat, chat_id=self.chat_id, now=self.now)
+        self.book = CatalogSide(
+            stores, location, chat, chat_id=self.chat_id, now=self.now, first_seen=first_seen
+        )
         self.exts = ExtensionSide(
             stores,
             settings.policy,
@@ -76,7 +83,7 @@ class ChatUpdate:
             chat_id=self.chat_id,
             now=self.now,
             recovering=self.recovering,
-            feed=chat is not None,
+            feed=chat is not None and not rederive,  # a re-derived chat is one "updated" event
         )
         self._first_uid = 0
 
@@ -243,7 +250,9 @@ class ChatUpdate:
             self.exts.drop_unknown(old_exts, self.book.message_uids(conn))
         if walk.header_obj is not None or walk.header_line is None or self.resync:
             previous = self.chat.metadata_json if self.chat is not None else None
-            self.exts.sync_chat_level(self.location, walk.header_obj, previous, gone)
+            # A chat-level value leaves with the header's key ("removed"), or with a shrink.
+            chat_gone = gone if walk.shrunk else "removed"
+            self.exts.sync_chat_level(self.location, walk.header_obj, previous, chat_gone)
         self.result.removed_messages = len(removed)
         self.result.messages = walk.position
         self.result.shrunk = walk.shrunk
