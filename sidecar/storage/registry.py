@@ -11,10 +11,10 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
 from sidecar.clock import utc_now_iso
@@ -23,20 +23,13 @@ from sidecar.ids import check_id, is_valid_id
 from sidecar.storage.db_files import CATALOG_FILE, REGISTRY_FILE, RESERVED_FILES, db_file_for
 from sidecar.storage.extension_db import ExtensionDatabase, remove_sqlite_files
 from sidecar.storage.faults import FAULTS, guarded
-from sidecar.storage.schema import RegistryBase, extension_records
+from sidecar.storage.registrations import Registration, read_registrations, write_registration
+from sidecar.storage.schema import RegistryBase
 from sidecar.storage.sqlite import SqliteOptions, read_snapshot, write_engine
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CATALOG_FILE", "REGISTRY_FILE", "RESERVED_FILES", "ExtensionRegistry", "Registration"]
-
-
-@dataclass(frozen=True)
-class Registration:
-    extension_id: str
-    db_file: str
-    registered: bool
-    created_at: str
 
 
 def not_registered(extension_id: str) -> NotFound:
@@ -78,13 +71,7 @@ class ExtensionRegistry:
         registers extensions, says they changed); databases whose file moved are closed."""
         assert self._engine is not None, "registry is not open"
         with guarded(self.path), self._engine.begin() as conn:
-            rows = conn.execute(select(extension_records)).mappings().all()
-        records = {
-            row["extension_id"]: Registration(
-                row["extension_id"], row["db_file"], bool(row["registered"]), row["created_at"]
-            )
-            for row in rows
-        }
+            records = read_registrations(conn)
         with self._lock:
             for extension_id, db in list(self._open.items()):
                 record = records.get(extension_id)
@@ -304,17 +291,5 @@ class ExtensionRegistry:
 
     def _save(self, record: Registration, now: str) -> None:
         assert self._engine is not None, "registry is not open"
-        values = {
-            "extension_id": record.extension_id,
-            "db_file": record.db_file,
-            "registered": record.registered,
-            "created_at": record.created_at,
-            "updated_at": now,
-        }
         with guarded(self.path, write=True), self._engine.begin() as conn:
-            conn.execute(
-                extension_records.delete().where(
-                    extension_records.c.extension_id == record.extension_id
-                )
-            )
-            conn.execute(extension_records.insert().values(**values))
+            write_registration(conn, record, now)
