@@ -13,10 +13,13 @@ Measures, in temporary folders (removed at the end unless ``--keep DIR``):
    counters of one round showing that only one message was touched;
 5. peak RSS (VmHWM) of a fresh child process indexing only the 100 MB chat, next to a child that
    only imports sidecar and opens the databases;
-6. a targets block (PASS/MISS) and the database sizes on disk next to the corpus size.
+6. a targets block (PASS/MISS) and the database sizes on disk next to the corpus size;
+7. disk use: the database folder at rest after the full index, and its peak during it (sampled
+   every 20 ms from a thread, -wal files included), each next to the data root's size.
 
 Targets: full index <= 5x the baseline; incremental re-index of the heavy chat <= 10% of its full
-index and <= 150 ms (both judged on the median; the max is shown); peak RSS <= 300 MB.
+index and <= 150 ms (both judged on the median; the max is shown); peak RSS <= 300 MB; database
+folder <= 1.5x the data root at rest and <= 2x at its peak during the full index.
 
 Run:  python benchmarks/index.py [--scale 1.0] [--seed 1] [--keep DIR] [--skip-big] [--profile]
 (``--scale 0.05`` for a quick run; ``--profile`` adds cProfile tops of the full index and of one
@@ -44,6 +47,7 @@ from typing import Any, TypeVar
 
 import chatgen
 import msgspec
+from disk_use import TARGET_PEAK_RATIO, TARGET_REST_RATIO, PeakSampler, folder_bytes
 from versions_bench import run_versions
 
 from sidecar.config import Settings
@@ -231,8 +235,10 @@ def run(work: Path, args: argparse.Namespace) -> None:
 
     print("\n== full index (full_scan into empty databases)")
     summary: ScanSummary
-    with opened(root, work / "db-full") as indexer:
+    with PeakSampler(work / "db-full") as sampler, opened(root, work / "db-full") as indexer:
         summary, full_s = timed(lambda: full_scan(indexer), args.profile)
+    at_rest = folder_bytes(work / "db-full")
+    on_disk = folder_bytes(root)
     full_ratio = full_s / base_s
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items()))
     print(f"{summary.files} files, {summary.bytes / MB:,.1f} MB: {statuses}")
@@ -247,6 +253,11 @@ def run(work: Path, args: argparse.Namespace) -> None:
     db_total = sum(size for _, size in sizes)
     print(f"  {'total':<28} {db_total / MB:9,.1f} MB  {db_total / total:6.1%} of corpus "
           f"({total / MB:,.1f} MB)")  # fmt: skip
+
+    print(f"disk use (allocated blocks): data root {on_disk / MB:,.1f} MB; database folder at "
+          f"rest {at_rest / MB:,.1f} MB ({at_rest / on_disk:.2f}x), peak during the index "
+          f"{sampler.peak / MB:,.1f} MB ({sampler.peak / on_disk:.2f}x, {sampler.samples} "
+          "samples)")  # fmt: skip
 
     heavy = corpus.role("heavy")
     assert heavy is not None
@@ -271,6 +282,12 @@ def run(work: Path, args: argparse.Namespace) -> None:
          f"{inc_ratio:.1%} (median {median * 1000:.0f} ms / {inc['full'] * 1000:,.0f} ms)"),
         (f"incremental <= {TARGET_INCR_MS:g} ms", median * 1000 <= TARGET_INCR_MS,
          f"median {median * 1000:.0f} ms, max {worst * 1000:.0f} ms"),
+        (f"db folder at rest <= {TARGET_REST_RATIO:g}x data root",
+         at_rest <= TARGET_REST_RATIO * on_disk,
+         f"{at_rest / on_disk:.2f}x ({at_rest / MB:,.1f} MB / {on_disk / MB:,.1f} MB)"),
+        (f"db folder peak <= {TARGET_PEAK_RATIO:g}x data root",
+         sampler.peak <= TARGET_PEAK_RATIO * on_disk,
+         f"{sampler.peak / on_disk:.2f}x ({sampler.peak / MB:,.1f} MB / {on_disk / MB:,.1f} MB)"),
     ]  # fmt: skip
     if args.saves:
         print(f"\n== versions: the heavy chat saved {args.saves:,} times")

@@ -49,11 +49,24 @@ class StorageSettings(_Section):
     database_dir: Path = Field(default_factory=default_database_dir)
     synchronous: Literal["normal", "full"] = "normal"
     busy_timeout_ms: int = Field(default=5000, ge=0)
+    backup_dir: Path | None = None  # None: <database_dir>/backups
+    backup_every_hours: float = Field(default=24, ge=0)  # 0: no scheduled backups
+    backup_keep: int = Field(default=7, ge=1)
 
     @field_validator("database_dir")
     @classmethod
     def _expand_dir(cls, value: Path) -> Path:
         return value.expanduser().absolute()
+
+    @field_validator("backup_dir")
+    @classmethod
+    def _expand_backup_dir(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().absolute()
+
+    @property
+    def backups(self) -> Path:
+        """Where backups go."""
+        return self.backup_dir or self.database_dir / "backups"
 
 
 class SillyTavernSettings(_Section):
@@ -69,13 +82,15 @@ class IndexSettings(_Section):
     namespaces: list[str] = Field(default_factory=list)
     exclude_namespaces: list[str] = Field(default_factory=list)
     namespace_map: dict[str, str] = Field(default_factory=dict)
-    top_level_fields: list[str] = Field(default_factory=lambda: ["tracker"])
+    # None: every top-level message field that is not SillyTavern's own; a list: exactly those.
+    top_level_fields: list[str] | None = None
     skip_dirs: list[str] = Field(default_factory=lambda: ["backups"])
     skip_prefixes: list[str] = Field(default_factory=lambda: ["_", "."])
     history_retention_days: float | None = Field(default=None, gt=0)
     shrink_ratio: float = Field(default=0.5, gt=0, lt=1)
     versions_keep_days: float | None = Field(default=None, gt=0)
     versions_keep_count: int | None = Field(default=None, ge=1)
+    rename_window_seconds: float = Field(default=5.0, ge=0, le=3600)
 
     @field_validator("namespace_map")
     @classmethod

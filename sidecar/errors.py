@@ -46,3 +46,32 @@ class ConfigError(SidecarError):
     """The configuration file or a setting is wrong; raised before anything starts."""
 
     status_code = 500
+
+
+class Damaged(SidecarError):
+    """A file sidecar needs is damaged (or missing): only the routes that need it answer this,
+    until ``sidecar repair`` (or, for derived data, the next start) fixes it."""
+
+    status_code = 503
+
+    def __init__(self, message: str, file: str = "") -> None:
+        super().__init__(message)
+        self.file = file
+
+
+class DiskFull(SidecarError):
+    """A write failed for lack of space; reads keep working and writes resume by themselves
+    once space is free again. Never reported as damage."""
+
+    status_code = 507
+
+    def __init__(self, message: str, file: str = "") -> None:
+        super().__init__(message)
+        self.file = file
+
+
+class LinesMissing(SidecarError):
+    """A chat version cannot be rebuilt: lines it needs are gone from the line store (a pack
+    file was deleted or cut short). Other versions keep working."""
+
+    status_code = 410

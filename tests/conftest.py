@@ -13,6 +13,8 @@ from litestar.testing import TestClient
 from sidecar.api.app import create_app
 from sidecar.config import Settings
 from tests import handsoff_guard
+from tests.daemon_proc import Daemon
+from tests.st_files import SOLO, header, message, st_save
 
 PREFIX = "/api/plugins/valuetracker"
 GUARD = handsoff_guard.install()
@@ -141,3 +143,13 @@ def api(anon: Api) -> Api:
     assert ext.post("/characters", json={"id": "c1", "name": "Alice"}).status_code == 200
     assert ext.post("/instances", json={"id": "i1", "characterId": "c1"}).status_code == 200
     return ext
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    """A ``sidecar run`` subprocess (not started) on a data root with one chat."""
+    root = tmp_path / "st"
+    st_save(root / SOLO / "old.jsonl", [header(), message("hi", extra={"ext": {"n": 1}})])
+    d = Daemon(tmp_path, root)
+    yield d
+    d.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import zlib
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -14,6 +15,14 @@ from typing import Any
 
 from sidecar.indexer.versions import apply_ops, unpack_hashes
 from sidecar.sillytavern.chatfile import BOM, content_hash, line_hash
+from sidecar.storage import pack_codec
+
+
+def _inflate(stored: bytes) -> bytes:
+    try:
+        return pack_codec.decode(stored)
+    except zlib.error:
+        return b""  # reported as damaged by the hash check
 
 
 @contextmanager
@@ -70,12 +79,15 @@ class StoredLines:
                 self.faults.append(f"line store: {path.name}: {exc.strerror}")
                 continue
             try:
+                compressed = pack_codec.is_compressed(fd)
                 for offset, length, digest in sorted(refs):
                     data = os.pread(fd, length, offset)
-                    if len(data) != length or line_hash(data) != digest:
+                    if len(data) == length and compressed:
+                        data = _inflate(data)
+                    if line_hash(data) != digest:
                         self.faults.append(f"line store: line {digest.hex()} is damaged")
                     else:
-                        self.lengths[digest] = length
+                        self.lengths[digest] = len(data)
             finally:
                 os.close(fd)
 

@@ -38,7 +38,7 @@ from sidecar.storage.registry import CATALOG_FILE, REGISTRY_FILE
 from tests.dbcheck import StoredLines, check_chat, checked_versions, integrity, read_only
 
 Dump = dict[str, Any]
-HISTORY_REASONS = ("changed", "removed", "message_deleted", "chat_shrunk")
+HISTORY_REASONS = ("changed", "removed", "message_deleted", "chat_shrunk", "unindexed")
 _MESSAGE_COLUMNS = (
     "position, line_no, line_hash, name, is_user, is_system, send_date_raw, send_date, text, "
     "swipe_id, swipe_count, builtin_extra, namespaces, problems"

@@ -8,12 +8,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from sidecar.exit_codes import ExitCode
 from tests.daemon_proc import (
@@ -23,15 +21,6 @@ from tests.daemon_proc import (
 )
 from tests.live_server import free_port, wait_until
 from tests.st_files import SOLO, header, message, st_save
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    root = tmp_path / "st"
-    st_save(root / SOLO / "old.jsonl", [header(), message("hi", extra={"ext": {"n": 1}})])
-    d = Daemon(tmp_path, root)
-    yield d
-    d.close()
 
 
 def test_run_watches_serves_notifies_and_stops_cleanly(daemon: Daemon) -> None:

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.daemon_proc import (
     PREFIX,
@@ -21,15 +17,6 @@ from tests.daemon_proc import (
 )
 from tests.live_server import wait_until
 from tests.st_files import SOLO, header, message, st_save
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    root = tmp_path / "st"
-    st_save(root / SOLO / "old.jsonl", [header(), message("hi", extra={"ext": {"n": 1}})])
-    d = Daemon(tmp_path, root)
-    yield d
-    d.close()
 
 
 def test_a_client_from_before_a_restart_gets_exactly_what_it_missed(daemon: Daemon) -> None:

@@ -50,7 +50,7 @@ KNOWN: dict[str, list[Any]] = {
     "characterId": ["c1", "c2"],
     "instance_id": ["i1"],
     "id": ["c1", "i1", "new-1"],
-    "key": ["k1", "n", "score", "memory"],
+    "key": ["k1", "n", "score", "memory", "chapter"],
     "chat_id": list(CHATS),
     "chatId": list(CHATS),
     "position": [0, 1, 2],
@@ -59,6 +59,7 @@ KNOWN: dict[str, list[Any]] = {
     "against": [0, 1],
     "swipe": ["0", "1", "all", "previous", "selected"],
     "user": ["default-user", "bob"],
+    "level": ["message", "chat"],
 }
 
 

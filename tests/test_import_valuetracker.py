@@ -23,6 +23,7 @@ from litestar.testing import TestClient
 
 from sidecar.api.app import create_app
 from sidecar.cli import cli
+from sidecar.exit_codes import ExitCode
 from sidecar.storage.lock import hold_lock
 from sidecar.storage.registry import REGISTRY_FILE
 from tests.conftest import Api, make_settings
@@ -103,9 +104,9 @@ def ok(*args: str | Path) -> Result:
     return result
 
 
-def failed(*args: str | Path) -> Result:
+def failed(*args: str | Path, code: int = ExitCode.FAILURE) -> Result:
     result = run(*args)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == code, result.output
     assert isinstance(result.exception, SystemExit)  # a click error, not a crash
     assert "Traceback" not in result.output
     return result
@@ -524,7 +525,7 @@ def test_a_file_the_plugin_is_writing_is_waited_for_then_refused(
 
 def test_refuses_while_sidecar_holds_the_folder(plugin_file: Path, db_dir: Path) -> None:
     with hold_lock(db_dir):
-        result = failed(plugin_file, "--db-dir", db_dir)
+        result = failed(plugin_file, "--db-dir", db_dir, code=ExitCode.LOCKED)
         # A dry run only reads, so it works meanwhile and says what the real run needs.
         preview = ok(plugin_file, "--db-dir", db_dir, "--dry-run")
     assert "sidecar is running" in result.output

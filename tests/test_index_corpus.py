@@ -41,6 +41,16 @@ EXPECTED: dict[str, dict[str, tuple[int, list[str]]]] = {
 }
 
 
+# folder -> the namespaces its messages carry: extensions' top-level fields (every message field
+# that is not SillyTavern's own); every key of their ``extra`` is SillyTavern's.
+TOP_LEVEL = ["hash_sheets", "is_ejs_processed", "tableEditMatches", "variables"]
+MESSAGE_NAMESPACES: dict[str, list[str]] = {
+    "06_user-data-st-1.12.14-groupchat-REDACTED": ["hash_sheets", "tableEditMatches"],
+    "07_user-data-st-1.14-reasoning-REDACTED": [*TOP_LEVEL, "variables_initialized"],
+    "08_user-data-st-1.14-branch-large-REDACTED": [*TOP_LEVEL, "variables_initialized"],
+}
+
+
 def checksums(root: Path) -> dict[Path, str]:
     return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
 
@@ -69,8 +79,14 @@ def test_corpus_folder(tmp_path: Path, folder: str) -> None:
             )  # fmt: skip
             found[file_name] = (count, chat_level)
         assert found == EXPECTED[folder]
-        # No message of the corpus carries an extension namespace: every extra key is built in.
-        assert h.catalog_rows("SELECT DISTINCT namespaces FROM messages") in ([], [("[]",)])
+        in_messages = MESSAGE_NAMESPACES.get(folder, [])
+        assert summary.namespaces == in_messages
+        chat_level = sorted({ns for _count, names in EXPECTED[folder].values() for ns in names})
+        assert summary.chat_namespaces == chat_level
+        assert summary.all_namespaces == sorted(set(in_messages) | set(chat_level))
+        for namespace in in_messages:  # each one's values are in its own database
+            rows = h.query(f"{namespace}.db", "SELECT count(*) FROM message_data")
+            assert rows[0][0] > 0, namespace
         assert h.scan().statuses == ({"unchanged": len(chats)} if chats else {})
     finally:
         h.close()

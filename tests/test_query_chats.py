@@ -126,7 +126,8 @@ def test_list_every_chat_in_path_order(corpus: Corpus) -> None:
         ({"groupId": "g1"}, [GROUP]),
         ({"namespace": "mood"}, [SOLO_A, BOB]),
         ({"namespace": "party"}, [GROUP]),
-        ({"namespace": "arc_ext"}, []),  # chat-level only: no message carries it
+        ({"namespace": "arc_ext"}, [SOLO_A]),  # chat-level only: the chat's metadata has it
+        ({"namespace": "integrity"}, []),  # SillyTavern's own metadata key, not a namespace
         ({"q": "chat"}, [SOLO_A, SOLO_U, GROUP, BOB]),
         ({"q": "bob C"}, [BOB]),
         ({"q": "ÜNÏ"}, [SOLO_U]),  # not ASCII, still case-insensitive
@@ -202,6 +203,7 @@ def test_chat_detail_solo(corpus: Corpus) -> None:
         "integrity": "int-a",
         "metadata": {"integrity": "int-a", "arc_ext": {"arc": 1}},
         "namespaces": {"mood": 3, "notes": 2},
+        "chatNamespaces": {"arc_ext": 1},
         "size": (corpus.root / SOLO_A).stat().st_size,
         "shrunkFrom": None,
         "firstSeen": ANY,
@@ -221,6 +223,7 @@ def test_chat_detail_group(corpus: Corpus) -> None:
     assert detail["metadata"] == {}
     assert detail["integrity"] is None
     assert detail["namespaces"] == {"party": 1}
+    assert detail["chatNamespaces"] == {}
 
 
 def test_chat_detail_not_found_and_scoped(corpus: Corpus) -> None:

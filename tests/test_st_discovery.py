@@ -16,9 +16,9 @@ from sidecar.sillytavern.discovery import (
     DiscoveryOptions,
     discover_chats,
     is_temp_chat_file,
-    load_groups,
     locate_chat,
 )
+from sidecar.sillytavern.groups import load_groups
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "sillytavern-chat-corpus"
 SERAPHINA = "Seraphina - 2025-11-26@14h03m22s123ms"

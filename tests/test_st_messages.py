@@ -17,6 +17,7 @@ from sidecar.sillytavern.messages import (
     BUILTIN_CHAT_METADATA_KEYS,
     BUILTIN_EXTRA_KEYS,
     NON_OBJECT_KEY,
+    SILLYTAVERN_MESSAGE_KEYS,
     HeaderInfo,
     NamespaceValue,
     chat_namespaces,
@@ -232,16 +233,37 @@ def test_top_level_fields() -> None:
         "swipes": ["a", "b"],
         "swipe_id": 1,
     }
-    assert ns(message_namespaces(message)) == [(1, True, "tracker", {"mood": "calm"})]
-    assert ns(message_namespaces(message, ("tracker", "variables", "absent"))) == [
+    # By default every top-level field that is not SillyTavern's own is a namespace.
+    assert ns(message_namespaces(message)) == [
         (1, True, "tracker", {"mood": "calm"}),
         (1, True, "variables", {NON_OBJECT_KEY: [{"a": 1}]}),
+    ]
+    # An explicit list: exactly those.
+    assert ns(message_namespaces(message, ("tracker", "absent"))) == [
+        (1, True, "tracker", {"mood": "calm"})
     ]
     assert message_namespaces(message, ()) == []
     assert message_namespaces({"tracker": None}) == []
     assert ns(message_namespaces({"tracker": "x", "extra": {"tracker": {"in": "extra"}}})) == [
         (0, True, "tracker", {"in": "extra"})
     ]
+
+
+def test_sillytavern_message_keys_are_never_namespaces() -> None:
+    """Every key SillyTavern itself writes on a message (or a header read as one), any era."""
+    message: dict[str, Any] = dict.fromkeys(SILLYTAVERN_MESSAGE_KEYS, "x")
+    message |= {"swipes": ["a"], "swipe_id": 0, "extra": {}, "swipe_info": [], "mine": {"k": 1}}
+    assert ns(message_namespaces(message)) == [(0, True, "mine", {"k": 1})]
+    for key in (
+        "mes",
+        "is_name",
+        "is_group",
+        "force_avatar",
+        "gen_started",
+        "title",
+        "create_date",
+    ):
+        assert key in SILLYTAVERN_MESSAGE_KEYS
 
 
 def test_builtin_keys_are_not_namespaces() -> None:
@@ -407,8 +429,15 @@ def test_corpus_lines() -> None:
     assert set(chat_namespaces(header.chat_metadata)) == {"sheets", "selected_sheets"}
     first_reply = message_info(lines[1])
     assert (first_reply.swipe_id, first_reply.swipe_count) == (2, 9)  # swipe_info is []
-    assert ns(message_namespaces(lines[1])) == []
+    # Extensions' top-level fields are namespaces by default; SillyTavern's own keys never are.
+    assert [n.namespace for n in message_namespaces(lines[1])] == [
+        "hash_sheets",
+        "is_ejs_processed",
+        "tableEditMatches",
+        "variables",
+    ]
     assert [n.namespace for n in message_namespaces(lines[1], ("hash_sheets",))] == ["hash_sheets"]
+    assert message_namespaces(lines[1], ()) == []
 
     [backup] = CORPUS.glob("04_*/default-user/backups/*.jsonl")
     header = header_info(corpus_lines(backup)[0])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.watch import Coalescer, WatchWorker
+from sidecar.watch import Change, Coalescer, WatchWorker
 
 A, B, C = Path("/data/a.jsonl"), Path("/data/b.jsonl"), Path("/data/c.jsonl")
 
@@ -133,6 +133,60 @@ def test_a_popped_path_that_comes_back_is_the_youngest(
     assert coalescer.pop_due() == [B, A]
 
 
+def changes(coalescer: Coalescer) -> list[tuple[Path, Path | None]]:
+    return [(c.path, c.moved_from) for c in coalescer.pop_due_changes()]
+
+
+def test_a_move_is_one_pair_that_takes_over_its_source(
+    clock: FakeClock, coalescer: Coalescer
+) -> None:
+    coalescer.add(A)  # a save just before the move
+    clock.at(0.1)
+    coalescer.add(B, moved_from=A)
+    coalescer.add(B)  # a later plain event keeps the pair
+    clock.at(1)
+    assert changes(coalescer) == [(B, A)]
+
+
+def test_a_chain_of_moves_is_one_move(clock: FakeClock, coalescer: Coalescer) -> None:
+    coalescer.add(B, moved_from=A)
+    coalescer.add(C, moved_from=B)
+    clock.at(1)
+    # B stays as a plain path: a chat sidecar knew there may have been replaced by A
+    assert sorted(changes(coalescer), key=str) == [(B, None), (C, A)]
+
+
+def test_a_second_move_onto_a_path_leaves_the_first_source_vanished(
+    clock: FakeClock, coalescer: Coalescer
+) -> None:
+    coalescer.add(C, moved_from=A)
+    coalescer.add(C, moved_from=B)
+    clock.at(1)
+    assert sorted(changes(coalescer), key=str) == [(A, None), (C, B)]
+
+
+def test_observed_is_the_wall_time_of_the_latest_event(clock: FakeClock) -> None:
+    wall = FakeClock()
+    coalescer = Coalescer(quiet=0.3, max_wait=3.0, clock=clock, wall_clock=wall)
+    wall.now = 5000.0
+    coalescer.add(A)
+    wall.now = 5000.2
+    coalescer.add(A)
+    clock.at(1)
+    [change] = coalescer.pop_due_changes()
+    assert (change.path, change.moved_from, change.observed) == (A, None, 5000.2)
+
+
+def test_moves_into_a_folder_are_handed_over_before_the_folder(coalescer: Coalescer) -> None:
+    folder = Path("/data/New")
+    coalescer.add(folder)
+    coalescer.add(folder / "x.jsonl", moved_from=A)
+    coalescer.add(B, moved_from=C)  # elsewhere: stays
+    moves = coalescer.pop_moves_into(folder)
+    assert [(c.path, c.moved_from) for c in moves] == [(folder / "x.jsonl", A)]
+    assert len(coalescer) == 2
+
+
 def test_negative_periods_are_refused() -> None:
     with pytest.raises(ValueError, match="must be >= 0"):
         Coalescer(quiet=-1)
@@ -171,11 +225,11 @@ class Recorder:
         self.changed = threading.Condition()
         self.action = action
 
-    def __call__(self, path: Path) -> None:
+    def __call__(self, change: Change) -> None:
         if self.action is not None:
-            self.action(path)
+            self.action(change.path)
         with self.changed:
-            self.paths.append(path)
+            self.paths.append(change.path)
             self.changed.notify_all()
 
     def wait_for(self, predicate: Callable[[list[Path]], bool], timeout: float = 10) -> None:
@@ -233,7 +287,7 @@ def test_worker_stop_is_prompt_and_reports_a_stuck_item() -> None:
     release = threading.Event()
     entered = threading.Event()
 
-    def stuck(path: Path) -> None:
+    def stuck(change: Change) -> None:
         entered.set()
         release.wait(10)
 

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from sidecar.sillytavern.discovery import is_temp_chat_file
-from sidecar.watch import ChatEventHandler, Coalescer, WatchWorker, start_observer, stop_observer
+from sidecar.watch import (
+    Change,
+    ChatEventHandler,
+    Coalescer,
+    WatchWorker,
+    start_observer,
+    stop_observer,
+)
 from sidecar.watch.observer import WatchMode
 from tests.index_harness import Harness
 from tests.st_files import header, message, st_save
@@ -41,6 +48,7 @@ class Live:
     ) -> None:
         self.root = root
         self.calls: list[Path] = []
+        self.moves: list[tuple[Path, Path]] = []  # (path, moved_from)
         self.changed = threading.Condition()
         self._action = action
         self._barriers = itertools.count()
@@ -51,11 +59,13 @@ class Live:
         )
         self.worker.start()
 
-    def _process(self, path: Path) -> None:
+    def _process(self, change: Change) -> None:
         if self._action is not None:
-            self._action(path)
+            self._action(change.path)
         with self.changed:
-            self.calls.append(path)
+            self.calls.append(change.path)
+            if change.moved_from is not None:
+                self.moves.append((change.path, change.moved_from))
             self.changed.notify_all()
 
     def close(self) -> None:
@@ -172,16 +182,41 @@ def test_character_folder_move_reports_both_sides(live: Live, how: str) -> None:
     live.barrier()
     old, new = chats[0].parent, chats[0].parent.with_name("New")
     if how == "rename":
+        before = len(live.calls)
         os.rename(old, new)
-    else:  # what a character rename in SillyTavern does
-        shutil.copytree(old, new)
-        shutil.rmtree(old)
+        # One pair for the folder, or one for each chat in it: either way src became dest.
+        live.wait_for(
+            lambda _calls: (
+                (new, old) in live.moves or all((new / c.name, c) in live.moves for c in chats)
+            )
+        )
+        live.barrier()
+        if live.mode == "native":
+            # The source is not reported as a vanished path on its own: it is part of the pair.
+            # (A poll that lands in the middle of the rename can also see the folder vanish.)
+            assert old not in live.calls[before:]
+        return
+    shutil.copytree(old, new)  # what a character rename in SillyTavern does
+    shutil.rmtree(old)
 
     def covered(calls: list[Path], folder: Path) -> bool:
         """The folder, or every chat under it, was reported."""
         return folder in calls or all(folder / c.name in calls for c in chats)
 
     live.wait_for(lambda calls: covered(calls, new) and covered(calls, old))
+
+
+def test_a_chat_renamed_with_mv_is_reported_as_a_pair(live: Live) -> None:
+    old = chat_path(live, "old")
+    st_save(old, [header(), message("hi")])
+    live.wait_called(old)
+    same_folder, other_folder = chat_path(live, "new"), chat_path(live, "new", "Other")
+    os.rename(old, same_folder)
+    live.wait_for(lambda _calls: (same_folder, old) in live.moves)
+    other_folder.parent.mkdir()
+    live.barrier()
+    os.rename(same_folder, other_folder)
+    live.wait_for(lambda _calls: (other_folder, same_folder) in live.moves)
 
 
 def test_new_user_folder_created_after_start(live: Live) -> None:

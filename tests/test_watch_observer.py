@@ -315,12 +315,41 @@ def test_st_save_polling_reports_the_chat() -> None:
     assert paths(FileModifiedEvent(CHAT.encode())) == [CHAT]  # bytes paths are decoded
 
 
-def test_moves_report_destination_then_source() -> None:
+def changes(event: FileSystemEvent) -> list[tuple[str, str | None]]:
+    found = ChatEventHandler(ROOT, lambda path: None).changes_for(event)
+    return [(str(path), None if src is None else str(src)) for path, src in found]
+
+
+def test_a_move_between_chat_paths_is_one_pair() -> None:
+    """The indexer must know that src became dest (the chat moves and keeps its id)."""
     other = "/st/data/default-user/chats/Char/d.jsonl"
-    assert paths(FileMovedEvent(CHAT, other)) == [other, CHAT]
-    assert paths(FileMovedEvent(CHAT, "/elsewhere/c.jsonl")) == [CHAT]
+    assert changes(FileMovedEvent(CHAT, other)) == [(other, CHAT)]
+    moved = "/st/data/default-user/chats/Char2/c.jsonl"  # into another character's folder
+    assert changes(FileMovedEvent(CHAT, moved)) == [(moved, CHAT)]
     old, new = "/st/data/default-user/chats/Char", "/st/data/default-user/chats/Char2"
-    assert paths(DirMovedEvent(old, new)) == [new, old]
+    assert changes(DirMovedEvent(old, new)) == [(new, old)]
+
+
+def test_a_move_in_or_out_is_a_plain_path() -> None:
+    assert changes(FileMovedEvent(TEMP, CHAT)) == [(CHAT, None)]  # a SillyTavern save
+    assert changes(FileMovedEvent("/elsewhere/c.jsonl", CHAT)) == [(CHAT, None)]
+    assert changes(FileMovedEvent(CHAT, "/elsewhere/c.jsonl")) == [(CHAT, None)]  # it vanished
+    backup = "/st/data/default-user/backups/chat_c.jsonl"
+    assert changes(FileMovedEvent(CHAT, backup)) == [(CHAT, None)]
+    assert changes(FileMovedEvent(CHAT, CHAT + ".bak")) == [(CHAT, None)]
+
+
+def test_the_sink_gets_the_pair() -> None:
+    got: list[tuple[Path, Path | None]] = []
+
+    def sink(path: Path, moved_from: Path | None = None) -> None:
+        got.append((path, moved_from))
+
+    handler = ChatEventHandler(ROOT, sink)
+    other = "/st/data/default-user/chats/Char/d.jsonl"
+    handler.dispatch(FileMovedEvent(CHAT, other))
+    handler.dispatch(FileMovedEvent(TEMP, CHAT))
+    assert got == [(Path(other), Path(CHAT)), (Path(CHAT), None)]
 
 
 def test_noise_is_ignored() -> None:

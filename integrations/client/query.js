@@ -134,12 +134,31 @@ export class QueryClient extends TrackerClient {
     }
 
     /**
+     * An extension's data on the chat itself (`chat_metadata.<namespace>`):
+     * `getChatData(chatId, ns)` is the namespace's object, `getChatData(chatId, ns, key)` one
+     * value. 404 when there is no such data.
+     * @param {string} chatId
+     * @param {string} namespace
+     * @param {string} [key]
+     * @returns {Promise<any>}
+     */
+    async getChatData(chatId, namespace, key) {
+        const base = `/chats/${segment(chatId, 'chat')}/data/${segment(namespace, 'namespace')}`;
+        if (key === undefined) return this.request('GET', base);
+        const name = checkKey(key);
+        if (isDotKey(name)) return pick(await this.request('GET', base), name);
+        return (await this.request('GET', `${base}/${encodeURIComponent(name)}`))[name];
+    }
+
+    /**
      * One namespace's values across chats, in chat order. `value` is compared with its JSON
      * type (`'10'` finds the string, `10` the number); `gt`/`lt` compare numbers; `selected`
-     * true keeps selected swipes only (false: only the others).
+     * true keeps selected swipes only (false: only the others). `level: 'chat'`: the chats' own
+     * values (`chat_metadata.<namespace>`) instead, as `{chatId, user, key, value}`.
      * @param {string} namespace
      * @param {{key?: string, value?: JsonValue, gt?: number, lt?: number, chatId?: string,
-     *   user?: string, selected?: boolean, limit?: number, cursor?: string|null}} [filter]
+     *   user?: string, selected?: boolean, level?: 'message'|'chat', limit?: number,
+     *   cursor?: string|null}} [filter]
      * @returns {Promise<Page<DataItem>>}
      */
     async queryData(namespace, filter = {}) {

@@ -83,6 +83,22 @@ export class SidecarClient extends QueryClient {
     }
 
     /**
+     * Every recorded version of one value of the chat's own data (`chat_metadata.<namespace>`),
+     * oldest first, the current value last (`replacedAt` null).
+     * @param {string} chatId
+     * @param {string} namespace
+     * @param {string} key
+     * @param {{limit?: number, cursor?: string|null}} [options]
+     * @returns {Promise<Page<ValueVersion>>}
+     */
+    async getChatValueHistory(chatId, namespace, key, options = {}) {
+        checkKey(key);
+        if (isDotKey(key)) throw new SidecarError(400, `The history of the key "${key}" cannot be read over HTTP`);
+        const namespacePath = `/chats/${segment(chatId, 'chat')}/history/${segment(namespace, 'namespace')}`;
+        return this.request('GET', `${namespacePath}/${encodeURIComponent(key)}`, { query: options });
+    }
+
+    /**
      * What a chat lost (deleted messages, a shrink), grouped by when, newest first.
      * @param {string} chatId
      * @returns {Promise<ChatHistory>}

@@ -26,7 +26,7 @@
  *   groupId: string|null, groupName: string|null, fileName: string, messageCount: number,
  *   state: 'ok'|'missing'|'shrunk', lastIndexed: string}} Chat
  * @typedef {Chat & {metadata: JsonObject, namespaces: {[namespace: string]: number},
- *   groupMembers: string[]|null, userName: string|null, characterName: string|null,
+ *   chatNamespaces: {[namespace: string]: number}, groupMembers: string[]|null, userName: string|null, characterName: string|null,
  *   createDate: string|null, integrity: string|null, size: number, shrunkFrom: number|null,
  *   firstSeen: string, lastChanged: string, missingSince: string|null, problems: number}} ChatDetail
  * @typedef {{position: number, name: string, isUser: boolean, isSystem: boolean,

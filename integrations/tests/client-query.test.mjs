@@ -147,6 +147,20 @@ describe('chats and messages', () => {
     });
 });
 
+describe('chat-level data (chat_metadata.<namespace>)', () => {
+    test('getChat lists it; getChatData, queryData level chat, getChatValueHistory read it', async () => {
+        assert.deepEqual((await client.getChat(chatId)).chatNamespaces, { qvink_memory: 1 });
+        assert.deepEqual(await client.getChatData(chatId, 'qvink_memory'), { note: 'chat level' });
+        assert.equal(await client.getChatData(chatId, 'qvink_memory', 'note'), 'chat level');
+        await rejectsWith(client.getChatData(chatId, 'qvink_memory', 'nope'), 404, 'Data key not found');
+        await rejectsWith(client.getChatData(chatId, 'myns'), 404, 'Namespace not found');
+        const page = await client.queryData('qvink_memory', { level: 'chat', chatId });
+        assert.deepEqual(page.items, [{ chatId, user: 'default-user', key: 'note', value: 'chat level' }]);
+        const history = await client.getChatValueHistory(chatId, 'qvink_memory', 'note');
+        assert.deepEqual(history.items.map((v) => [v.value, v.replacedAt, v.swipe]), [['chat level', null, null]]);
+    });
+});
+
 describe('across chats', () => {
     test('queryData compares values with their JSON type', async () => {
         const angry = await client.queryData('myns', { key: 'mood', value: 'angry' });

@@ -79,13 +79,15 @@ class DataSaved(_Camel, kw_only=True):
     value: Any
 
 
-class ExtensionInfo(_Camel):
+class ExtensionInfo(_Camel, omit_defaults=True):
     extension_id: str
     registered: bool
     created_at: str
     characters: int
     instances: int
     data_keys: int
+    # null, or what is wrong with its database file (damaged, missing): its routes answer 503
+    problem: str | None = None
 
 
 class Pong(_Camel):

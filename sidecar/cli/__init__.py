@@ -6,7 +6,18 @@ from __future__ import annotations
 import click
 
 from sidecar import __version__
-from sidecar.cli import importing, index, install, maintenance, recovery, serve, show_config
+from sidecar.cli import (
+    backups,
+    importing,
+    index,
+    install,
+    maintenance,
+    recovery,
+    repair,
+    serve,
+    show_config,
+)
+from sidecar.errors import SidecarError
 
 
 @click.group()
@@ -24,6 +35,9 @@ for command in (
     maintenance.gc_command,
     maintenance.status_command,
     importing.import_valuetracker,
+    repair.repair_command,
+    backups.backup_command,
+    backups.restore_db_command,
     install.install_sillytavern,
 ):
     cli.add_command(command)
@@ -35,6 +49,9 @@ def main() -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except SidecarError as exc:  # a storage fault met by a command: its message, no traceback
+        click.echo(f"Error: {exc.message}", err=True)
+        return 1
     except click.Abort:
         click.echo("Aborted.", err=True)
         return 1

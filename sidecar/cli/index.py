@@ -8,15 +8,23 @@ from typing import Any
 import click
 
 from sidecar.cli.options import CommandError, common_options, database_locked, load
+from sidecar.errors import Damaged, DiskFull
 from sidecar.exit_codes import ExitCode
 from sidecar.logs import setup_logging
 
 
 @click.command("index")
 @common_options
-def index(config_path: Path | None, **flags: Any) -> None:
+@click.option(
+    "--reindex",
+    is_flag=True,
+    help="Re-derive every chat from its file even if the settings did not change (chatIds, "
+    "versions and value history are kept).",
+)
+def index(config_path: Path | None, reindex: bool, **flags: Any) -> None:
     """Index every chat of the data root once, then print a summary. Safe to repeat: a second
-    run with nothing changed writes nothing."""
+    run with nothing changed writes nothing. When the index.* settings that shape indexed data
+    changed since the last run, every chat is re-derived from its file (the log says why)."""
     from rich.console import Console  # noqa: PLC0415 - keep `sidecar --help` fast
 
     from sidecar.cli.index_run import run_index  # noqa: PLC0415
@@ -41,10 +49,20 @@ def index(config_path: Path | None, **flags: Any) -> None:
     try:
         check_database_dir(settings.storage.database_dir)
         with hold_lock(settings.storage.database_dir):
-            run_index(settings, root, Console(stderr=False))
+            summary = run_index(settings, root, Console(stderr=False), reindex=reindex)
     except StartupError as exc:
         raise CommandError(exc.message, exc.exit_code) from None
+    except Damaged as exc:  # checked at start: the catalog needs sidecar repair
+        raise CommandError(exc.message, ExitCode.DATA_ERROR) from None
+    except DiskFull as exc:
+        raise CommandError(exc.message) from None
     except DatabaseLocked as exc:
         raise database_locked(
             exc.message, "a running sidecar indexes by itself; stop it to run 'sidecar index'"
         ) from None
+    failed = [reason for _path, _line, reason in summary.problems if "indexing failed" in reason]
+    if summary.statuses.get("failed"):
+        raise CommandError(
+            f"{summary.statuses['failed']} of {summary.files} chat files failed to index "
+            f"({failed[0] if failed else 'see the log'}); run sidecar index again"
+        )

@@ -20,18 +20,15 @@ from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
 from sidecar.cli.options import CommandError
 from sidecar.config import Settings
-from sidecar.daemon.wiring import (
-    create_indexer,
-    create_registry,
-    open_catalog,
-    open_line_store,
-)
+from sidecar.daemon.wiring import create_indexer, create_registry, prepare_storage
+from sidecar.errors import Damaged
 from sidecar.exit_codes import ExitCode
 from sidecar.indexer.retention import apply_retention
 from sidecar.indexer.scan import ScanSummary, full_scan, plan
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation
 from sidecar.storage.event_log import prune_events
+from sidecar.storage.faults import FAULTS
 from sidecar.storage.registry import CATALOG_FILE
 
 MAX_PROBLEMS_SHOWN = 50
@@ -44,20 +41,34 @@ def _size(path: Path) -> int:
         return 0
 
 
-def run_index(settings: Settings, root: Path, console: Console) -> ScanSummary:
+def run_index(
+    settings: Settings, root: Path, console: Console, *, reindex: bool = False
+) -> ScanSummary:
     registry = create_registry(settings)
     registry.open()
     try:
-        catalog = open_catalog(settings)
-    except (sqlite3.DatabaseError, SQLAlchemyDatabaseError) as exc:
+        # Check every file and heal derived data first (sidecar.recovery.startup).
+        prepared = prepare_storage(settings, registry, announce=False)
+    except (sqlite3.DatabaseError, SQLAlchemyDatabaseError, Damaged) as exc:
         registry.close()
-        reason = getattr(exc, "orig", None) or exc
+        fault = FAULTS.damage_of(settings.storage.database_dir / CATALOG_FILE)
+        reason = fault.reason if fault else getattr(exc, "orig", None) or exc
         raise CommandError(
             f"cannot open the catalog {settings.storage.database_dir / CATALOG_FILE} ({reason}); "
             "it may be damaged: run sidecar repair",
             ExitCode.DATA_ERROR,
         ) from None
-    line_store = open_line_store(settings)
+    except BaseException:
+        registry.close()
+        raise
+    catalog, line_store = prepared.catalog, prepared.line_store
+    for shown, problem in sorted(prepared.report.damaged.items()):
+        if FAULTS.damage_of(problem.path) is None:
+            continue  # healed already
+        console.print(f"damaged: {shown}: {problem.reason}; indexed without it (run sidecar "
+                      "repair)", markup=False, highlight=False)  # fmt: skip
+    for sentence in prepared.healed:
+        console.print(f"self-repair: {sentence}", markup=False, highlight=False)
     try:
         indexer = create_indexer(settings, registry, catalog, line_store, root)
         locations = plan(indexer)
@@ -88,7 +99,7 @@ def run_index(settings: Settings, root: Path, console: Console) -> ScanSummary:
                     rate=f"{rate:,.0f} messages/s",
                 )
 
-            summary = full_scan(indexer, locations, advance)
+            summary = full_scan(indexer, locations, advance, reindex=reindex)
         with catalog.write() as conn:  # the change feed keeps its newest events only
             prune_events(conn, settings.events.buffer_size)
         days = settings.index.history_retention_days
@@ -112,8 +123,23 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     )
     console.print(
         f"catalog: {summary.chats} chats, {summary.messages} messages; "
-        f"namespaces: {', '.join(summary.namespaces) or 'none'}"
+        f"namespaces: {', '.join(summary.all_namespaces) or 'none'}",
+        markup=False,
+        highlight=False,
     )
+    if summary.all_namespaces:
+        console.print(
+            f"  in messages: {', '.join(summary.namespaces) or 'none'}; "
+            f"in chat metadata: {', '.join(summary.chat_namespaces) or 'none'}",
+            markup=False,
+            highlight=False,
+        )
+    if summary.rederive_reason is not None:
+        console.print(
+            f"re-derived: {summary.rederived} chats ({summary.rederive_reason})",
+            markup=False,
+            highlight=False,
+        )
     if summary.history_pruned:
         console.print(f"history: {summary.history_pruned} values older than the retention removed")
     if not summary.problems:

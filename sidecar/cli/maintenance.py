@@ -39,6 +39,25 @@ def catalog_counts(database_dir: Path) -> dict[str, int] | None:
         raise click.ClickException(f"cannot read the catalog {path}: {exc}") from None
 
 
+def storage_section(database_dir: Path) -> None:
+    """Damaged files, lost lines and the versions they cost (a quick check of every file)."""
+    from sidecar.recovery.backup import registrations_in  # noqa: PLC0415
+    from sidecar.recovery.checks import describe_folder  # noqa: PLC0415
+
+    registered = {r.extension_id: r.db_file for r in _registrations(database_dir, registrations_in)}
+    found = describe_folder(database_dir, registered)
+    click.echo("storage: " + ("every file whole" if not found else "problems (see sidecar repair)"))
+    for line in found:
+        click.echo(f"  {line}")
+
+
+def _registrations(database_dir: Path, read: Any) -> list[Any]:
+    try:
+        return list(read(database_dir))
+    except Exception:
+        return []
+
+
 def _retention(settings: Settings) -> str:
     days, count = settings.index.versions_keep_days, settings.index.versions_keep_count
     parts = []
@@ -61,6 +80,7 @@ def gc_command(config_path: Path | None, **flags: Any) -> None:
 
     settings = load(config_path, **flags)
     setup_logging(settings.log.level)
+    storage_section(settings.storage.database_dir)
     click.echo(f"keeping {_retention(settings)}")
     try:
         report = run_gc(
@@ -92,10 +112,15 @@ def status_command(config_path: Path | None, **flags: Any) -> None:
     settings = load(config_path, **flags)
     database_dir = settings.storage.database_dir
     click.echo(f"database folder: {database_dir}")
-    counts = catalog_counts(database_dir)
+    storage_section(database_dir)
+    try:
+        counts = catalog_counts(database_dir)
+    except click.ClickException as exc:
+        click.echo(f"catalog: unreadable ({exc.message.splitlines()[0]})")
+        counts = {}
     if counts is None:
         click.echo("catalog: none yet (run sidecar index or sidecar run)")
-    else:
+    elif counts:
         click.echo(f"chats: {counts['chats']} ({counts['missing']} missing)")
         click.echo(f"messages: {counts['messages']}")
         click.echo(f"versions: {counts['versions']}")

@@ -1,22 +1,27 @@
 """What the indexer does with a path the watcher (or a rescan) hands it, on the worker thread:
-index a file, go through a folder, or reconcile the whole data root; log what it found, and
-tell the change feed."""
+index a file, go through a folder, follow a move, or reconcile the whole data root; log what it
+found, and tell the change feed."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from sidecar.clock import utc_now_iso
 from sidecar.config import Settings
+from sidecar.errors import SidecarError
+from sidecar.indexer.changes import index_change
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.scan import QUIET_STATUSES, full_scan
 from sidecar.indexer.update_state import IndexResult
+from sidecar.recovery.retry import RetryQueue
 from sidecar.sillytavern.discovery import ChatLocation, discover_chats, shown_path
 from sidecar.storage.event_log import prune_events
 from sidecar.storage.extension_db import Database
+from sidecar.watch.coalesce import Change
 
 log = logging.getLogger("sidecar.daemon")
 
@@ -47,8 +52,11 @@ class IndexJobs:
         catalog: Database,
         hub: FeedWaker,
         notifier: StatusLine,
+        *,
+        moves_into: Callable[[Path], list[Change]] | None = None,
     ) -> None:
         self.settings = settings
+        self._moves_into = moves_into  # the watcher's pending moves into a folder
         self.indexer = indexer
         self.root = indexer.root
         self.catalog = catalog
@@ -58,34 +66,25 @@ class IndexJobs:
         self.reconciling = True  # until the first pass ends
         self.last_indexed: str | None = None
         self._since_prune = 0
+        self.retry: RetryQueue | None = None  # set by the service
 
-    def process(self, path: Path) -> None:
-        """Do what ``path`` needs: the root means a full pass, a folder what is (or was) in it,
-        anything else that one file."""
-        if path == self.root:
+    def process(self, change: Change) -> None:
+        """Do what ``change`` needs: the root means a full pass; anything else is indexed by
+        ``index_change`` (a file, a folder, a move of either). A folder's pending moves go first,
+        so the chats they bring keep their ids."""
+        if change.path == self.root:
             self._reconcile()
-        elif path.is_dir():
-            self._folder(path)
-        elif not path.exists() and self.indexer.catalogued_under(path):
-            self._folder(path)  # a folder that went away: its chats are missing
-        else:
-            self._index(path)
-
-    def _folder(self, folder: Path) -> None:
-        """A folder appeared, moved or vanished: index what is in it, mark what left missing."""
-        present = [p for p in folder.rglob("*.jsonl") if p.is_file()] if folder.is_dir() else []
-        for path in sorted(set(present) | set(self.indexer.catalogued_under(folder))):
-            self._index(path)
-
-    def _index(self, path: Path) -> None:
-        """Index one path; an unexpected error (a bug) is logged and the next path goes on."""
-        try:
-            result = self.indexer.index_path(path)
-        except Exception:
-            log.exception("indexing %s failed", shown_path(path))
             return
-        if result is not None:
-            self._done(result, path)
+        if self._moves_into is not None and change.path.is_dir():
+            for move in self._moves_into(change.path):
+                self.process(move)
+        for path, result in index_change(
+            self.indexer, change.path, change.moved_from, change.observed
+        ):
+            if result.status == "failed" and self.retry is not None:
+                self.retry.add(path)  # a storage fault: tried again by itself
+            else:
+                self._done(result, path)
 
     def _reconcile(self) -> None:
         self.reconciling = True
@@ -97,7 +96,10 @@ class IndexJobs:
 
         def progress(location: ChatLocation, result: IndexResult) -> None:
             done["n"] += 1
-            self._done(result, location.path)
+            if result.status == "failed" and self.retry is not None:
+                self.retry.add(location.path)  # tried again by itself (sidecar.recovery.retry)
+            else:
+                self._done(result, location.path)
             if done["n"] % 20 == 0 or done["n"] == total:
                 self.notifier.status(f"reconciling: {done['n']}/{total} chats")
             if time.monotonic() - done["logged"] >= PROGRESS_LOG_SECONDS:
@@ -106,6 +108,10 @@ class IndexJobs:
 
         try:
             summary = full_scan(self.indexer, locations, progress)
+        except SidecarError:  # a storage fault after the chats (logged where met): again later
+            if self.retry is not None:
+                self.retry.add(self.root)
+            return
         finally:
             self.reconciling = False
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items()))

@@ -23,9 +23,14 @@ from watchdog.observers.api import BaseObserver
 from sidecar.config import Settings
 from sidecar.daemon.jobs import FeedWaker, IndexJobs, StatusLine
 from sidecar.daemon.report import EMPTY_COUNTS, catalog_report
-from sidecar.daemon.wiring import create_indexer, open_catalog, open_line_store
+from sidecar.daemon.wiring import backup_schedule, create_indexer, prepare_storage
+from sidecar.errors import Damaged
 from sidecar.indexer.indexer import ChatIndexer
+from sidecar.recovery.backup_schedule import BackupSchedule
+from sidecar.recovery.retry import RetryQueue
+from sidecar.recovery.startup import Prepared
 from sidecar.storage.extension_db import Database
+from sidecar.storage.faults import FAULTS
 from sidecar.storage.linestore import LineStore
 from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
 from sidecar.watch.coalesce import Coalescer
@@ -69,10 +74,14 @@ class IndexService:
         self._lifecycle = threading.Lock()  # start (maybe from the root waiter) against stop
         self._rescanner: threading.Thread | None = None
         self._root_waiter: threading.Thread | None = None
+        self.storage: Prepared | None = None
+        self.backups: BackupSchedule | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.backups = backup_schedule(self.settings, self.registry)  # sidecar.recovery.backup
+        self.backups.start()
         root = self.root
         if root is None:
             log.warning("no SillyTavern data folder configured: serving the API without indexing")
@@ -106,6 +115,8 @@ class IndexService:
                 # The API still serves; /healthz reports why indexing is not running.
                 self.error = f"cannot watch {root}: {exc}"
                 log.error("%s", self.error)
+            except Damaged as exc:  # the catalog: the API serves, indexing waits for repair
+                self.error = exc.message
             except (sqlite3.DatabaseError, SQLAlchemyDatabaseError) as exc:
                 self.error = (
                     f"cannot open the catalog {self.settings.storage.database_dir / CATALOG_FILE}"
@@ -114,21 +125,34 @@ class IndexService:
                 log.error("%s", self.error)
 
     def _start(self, root: Path) -> None:
-        self.catalog = open_catalog(self.settings)
-        self.line_store = open_line_store(self.settings)
+        # Storage check and self-repair of derived data (sidecar.recovery.startup).
+        self.storage = prepare_storage(self.settings, self.registry)
+        self.catalog, self.line_store = self.storage.catalog, self.storage.line_store
         self.indexer = create_indexer(
             self.settings, self.registry, self.catalog, self.line_store, root
         )
         watch = self.settings.watch
         self.coalescer = Coalescer(watch.quiet_period_ms / 1000, watch.max_wait_ms / 1000)
-        self.jobs = IndexJobs(self.settings, self.indexer, self.catalog, self.hub, self.notifier)
+        self.jobs = IndexJobs(
+            self.settings,
+            self.indexer,
+            self.catalog,
+            self.hub,
+            self.notifier,
+            moves_into=self.coalescer.pop_moves_into,
+        )
         self.worker = WatchWorker(self.coalescer, self.jobs.process)
+        # Chats that failed for a full disk or a damaged file (sidecar.recovery.retry).
+        self.jobs.retry = RetryQueue(self.coalescer.add, self.settings.storage.database_dir)
+        self.jobs.retry.start()
         handler = ChatEventHandler(root, self.coalescer.add, self.indexer.discovery)
         self.observer, self.mode = start_observer(
             root, handler, watch.mode, watch.polling_interval_ms / 1000
         )
         self.jobs.mode = self.mode
         log.info("watching %s (%s)", root, self.mode)
+        if self.mode == "polling":  # a copy and its original's deletion may be a poll apart
+            self.indexer.rename_window += watch.polling_interval_ms / 1000
         self.worker.start()
         self.worker.submit(root)  # the reconcile pass, on the worker thread
         if watch.rescan_minutes > 0:
@@ -146,10 +170,14 @@ class IndexService:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.backups is not None:
+            self.backups.stop()
         with self._lifecycle:
             self._stop()
 
     def _stop(self) -> None:
+        if self.jobs is not None and self.jobs.retry is not None:
+            self.jobs.retry.stop()
         if self.observer is not None:
             stop_observer(self.observer)
         if self.worker is not None and not self.worker.stop(timeout=5):
@@ -176,7 +204,7 @@ class IndexService:
                 conn.execute(select(1))
         except Exception as exc:
             return False, f"the catalog database does not answer: {type(exc).__name__}"
-        return True, "ok"
+        return FAULTS.health(self.settings.storage.database_dir)  # damaged files, a full disk
 
     @property
     def reconciling(self) -> bool:
@@ -193,11 +221,12 @@ class IndexService:
             "queueDepth": len(self.coalescer) if self.coalescer is not None else 0,
             "lastIndexed": self.jobs.last_indexed if self.jobs is not None else None,
             "lagSeconds": round(time.monotonic() - busy, 3) if busy is not None else 0.0,
+            "storage": FAULTS.report(self.settings.storage.database_dir),  # of this process
         }
 
     def status(self) -> dict[str, Any]:
         report = self.live_status() | EMPTY_COUNTS
         if self.catalog is not None:
             with self.catalog.read() as conn:
-                report |= catalog_report(conn)
+                report |= catalog_report(conn, self.settings)
         return report

@@ -27,7 +27,9 @@ from sidecar.config import Settings
 from sidecar.daemon.indexer_process import HEARTBEAT_SECONDS
 from sidecar.daemon.jobs import FeedWaker, StatusLine
 from sidecar.daemon.report import EMPTY_COUNTS, catalog_report
+from sidecar.errors import SidecarError
 from sidecar.query.context import open_catalog_reader
+from sidecar.storage.faults import FAULTS, guarded
 from sidecar.storage.sqlite import SqliteOptions
 
 log = logging.getLogger("sidecar.daemon")
@@ -169,6 +171,8 @@ class IndexerSupervisor:
         self._heard_at = time.monotonic()
         if kind in ("ready", "status"):
             self._health, self._live = (bool(message[1][0]), str(message[1][1])), dict(message[2])
+            # Files the indexer process found damaged are damaged here too (503 at once).
+            FAULTS.adopt(self._catalog_path.parent, self._live.get("storage"))
             if kind == "ready":
                 if self._down is not None:
                     log.info("indexer process is back")
@@ -212,12 +216,18 @@ class IndexerSupervisor:
         return report | self._counts()
 
     def _counts(self) -> dict[str, Any]:
-        if self._catalog is None:
-            self._catalog = open_catalog_reader(self._catalog_path, self._options, pool_size=1)
-            if self._catalog is None:
-                return dict(EMPTY_COUNTS)
-        with self._catalog.begin() as conn:
-            return catalog_report(conn)
+        try:
+            with guarded(self._catalog_path):  # a damaged catalog: no counts, no 500
+                if self._catalog is None:
+                    self._catalog = open_catalog_reader(
+                        self._catalog_path, self._options, pool_size=1
+                    )
+                    if self._catalog is None:
+                        return dict(EMPTY_COUNTS)
+                with self._catalog.begin() as conn:
+                    return catalog_report(conn, self.settings)
+        except SidecarError as exc:
+            return dict(EMPTY_COUNTS) | {"catalogError": exc.message}
 
 
 def _ended(process: subprocess.Popen[bytes], timeout: float) -> bool:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sidecar.config import Settings
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.namespaces import NamespacePolicy
+from sidecar.indexer.rederive import adopt_settings
+from sidecar.indexer.scan import ScanSummary, full_scan
 from sidecar.indexer.update_state import Stores, UpdateSettings
 from sidecar.locations import find_sillytavern_data_root, looks_like_data_root
-from sidecar.sillytavern.discovery import DiscoveryOptions
+from sidecar.recovery import restore, startup
+from sidecar.recovery.backup_schedule import BackupSchedule
+from sidecar.recovery.derived import extension_chats, mark_pending
+from sidecar.recovery.repair import RepairContext
+from sidecar.recovery.startup import Prepared
+from sidecar.sillytavern.discovery import DiscoveryOptions, locate_chat
 from sidecar.storage.catalog import CatalogDatabase
 from sidecar.storage.extension_db import Database
 from sidecar.storage.linestore import LineStore
@@ -18,6 +27,11 @@ from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
 from sidecar.storage.sqlite import SqliteOptions
 
 log = logging.getLogger("sidecar")
+
+
+def namespace_policy(settings: Settings) -> NamespacePolicy:
+    index = settings.index
+    return NamespacePolicy(index.namespaces, index.exclude_namespaces, index.namespace_map)
 
 
 def sqlite_options(settings: Settings) -> SqliteOptions:
@@ -40,6 +54,98 @@ def open_line_store(settings: Settings) -> LineStore:
     return LineStore(settings.storage.database_dir / "lines")
 
 
+def prepare_storage(
+    settings: Settings, registry: ExtensionRegistry, *, announce: bool = True
+) -> Prepared:
+    """Check the database folder, heal derived data, open the catalog and line store
+    (``announce=False``: the caller says what is damaged itself)."""
+    return startup.prepare_storage(
+        settings.storage.database_dir,
+        sqlite_options(settings),
+        registry,
+        namespace_policy(settings).extension_for,
+        announce=announce,
+    )
+
+
+def backup_schedule(settings: Settings, registry: ExtensionRegistry) -> BackupSchedule:
+    storage = settings.storage
+    return BackupSchedule(
+        storage.database_dir,
+        storage.backups,
+        storage.backup_every_hours,
+        storage.backup_keep,
+        registry.registrations,
+    )
+
+
+@contextmanager
+def repair_context(settings: Settings) -> Iterator[RepairContext]:
+    """What ``sidecar repair`` needs: the registry (opened), the namespace policy, and a full
+    pass over the data root (when there is one)."""
+    settings = resolve_data_root(settings)
+    registry = create_registry(settings)
+    registry.open()
+    index = settings.index
+    policy = NamespacePolicy(index.namespaces, index.exclude_namespaces, index.namespace_map)
+    root = settings.sillytavern.data_root
+    discovery = DiscoveryOptions(
+        skip_dir_names=frozenset(index.skip_dirs), skip_prefixes=tuple(index.skip_prefixes)
+    )
+
+    def reindex(catalog: Database, store: LineStore) -> ScanSummary:
+        assert root is not None
+        return full_scan(create_indexer(settings, registry, catalog, store, root))
+
+    try:
+        yield RepairContext(
+            settings.storage.database_dir,
+            sqlite_options(settings),
+            registry,
+            policy.extension_for,
+            settings.storage.backups,
+            locate=(lambda rel: locate_chat(root, root / rel, discovery)) if root else None,
+            reindex=reindex if root is not None else None,
+        )
+    finally:
+        registry.close()
+
+
+def restore_extension(
+    settings: Settings, extension_id: str, source: Path | None
+) -> tuple[str, Path | None]:
+    """``sidecar restore-db``: restore, register if needed, mark its chats for a resync."""
+    registry = create_registry(settings)
+    registry.open()
+    try:
+        record = next((r for r in registry.registrations() if r.extension_id == extension_id), None)
+        chosen = restore.choose(
+            settings.storage.backups, extension_id, source, record.db_file if record else None
+        )
+        said = chosen.describe()
+        registry.close()
+        aside = restore.restore(chosen, settings.storage.database_dir, sqlite_options(settings))
+        registry.open()
+        if record is None or not record.registered:
+            registry.register(extension_id, chosen.target.name if record else None)
+        catalog_path = settings.storage.database_dir / CATALOG_FILE
+        if catalog_path.is_file():
+            index = settings.index
+            policy = NamespacePolicy(
+                index.namespaces, index.exclude_namespaces, index.namespace_map
+            )
+            catalog = open_catalog(settings)
+            try:
+                with catalog.read() as conn:
+                    chats = extension_chats(conn, policy.extension_for).get(extension_id, set())
+                mark_pending(catalog, chats)
+            finally:
+                catalog.close()
+        return said, aside
+    finally:
+        registry.close()
+
+
 def create_indexer(
     settings: Settings,
     registry: ExtensionRegistry,
@@ -49,14 +155,18 @@ def create_indexer(
 ) -> ChatIndexer:
     index = settings.index
     policy = NamespacePolicy(index.namespaces, index.exclude_namespaces, index.namespace_map)
-    return ChatIndexer(
+    fields = None if index.top_level_fields is None else tuple(index.top_level_fields)
+    indexer = ChatIndexer(
         Stores(catalog, line_store, registry.index_database, registry.index_extensions),
         root,
-        UpdateSettings(policy, tuple(index.top_level_fields), index.shrink_ratio),
+        UpdateSettings(policy, fields, index.shrink_ratio),
         DiscoveryOptions(
             skip_dir_names=frozenset(index.skip_dirs), skip_prefixes=tuple(index.skip_prefixes)
         ),
+        rename_window=index.rename_window_seconds,
     )
+    adopt_settings(indexer)  # a new catalog starts with these settings' fingerprint
+    return indexer
 
 
 def resolve_data_root(settings: Settings) -> Settings:

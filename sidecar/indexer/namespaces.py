@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Any
 
-from sidecar.sillytavern.messages import extension_id_for
+from sqlalchemy import Connection
+
+from sidecar.sillytavern.messages import BUILTIN_CHAT_METADATA_KEYS, extension_id_for
 
 
 class NamespacePolicy:
@@ -32,3 +35,26 @@ class NamespacePolicy:
         target = (self._mapping.get(namespace) or extension_id_for(namespace)) if indexed else None
         self._cache[namespace] = target
         return target
+
+    def settings(self) -> dict[str, Any]:
+        """The settings this policy applies, in a canonical form (for the settings fingerprint)."""
+        return {
+            "index.namespaces": sorted(self._include),
+            "index.exclude_namespaces": sorted(self._exclude),
+            "index.namespace_map": dict(sorted(self._mapping.items())),
+        }
+
+
+def chat_namespaces_in_use(conn: Connection, policy: NamespacePolicy) -> list[str]:
+    """The indexed namespaces any chat's ``chat_metadata`` carries, sorted (reads the catalog's
+    copy of every chat's metadata; ``storage.catalog_queries.namespaces_in_use`` has those of
+    messages)."""
+    keys = conn.exec_driver_sql(
+        "SELECT DISTINCT j.key FROM chats, json_each(chats.metadata_json) j "
+        "WHERE chats.metadata_json IS NOT NULL"
+    ).scalars()
+    return sorted(
+        str(key)
+        for key in keys
+        if key not in BUILTIN_CHAT_METADATA_KEYS and policy.extension_for(str(key)) is not None
+    )

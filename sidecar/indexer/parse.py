@@ -94,7 +94,7 @@ class MessageRecord:
 def message_record(
     obj: dict[str, Any],
     policy: NamespacePolicy,
-    top_level_fields: Collection[str],
+    top_level_fields: Collection[str] | None,
     tz: tzinfo | None = None,
     notes: tuple[str, ...] = (),
 ) -> MessageRecord:

@@ -68,20 +68,5 @@ def rebuild_version(conn: Connection, store: LineStore, chat_id: str, version: i
 
 
 def read_lines(store: LineStore, refs: list[LineRef]) -> list[bytes]:
-    """The lines at ``refs``, reading each run of lines stored back to back with one read (a
-    version's lines were mostly appended in order, so this is a few large reads)."""
-    out: list[bytes] = []
-    i = 0
-    while i < len(refs):
-        j, end = i + 1, refs[i].offset + refs[i].length
-        while j < len(refs) and refs[j].pack == refs[i].pack and refs[j].offset == end:
-            end += refs[j].length
-            j += 1
-        first = refs[i]
-        block = store.read(LineRef(first.pack, first.offset, end - first.offset))
-        position = 0
-        for ref in refs[i:j]:
-            out.append(block[position : position + ref.length])
-            position += ref.length
-        i = j
-    return out
+    """The lines at ``refs`` (see :meth:`LineStore.read_many`)."""
+    return store.read_many(refs)

@@ -1,4 +1,5 @@
-"""A full pass over a data root: index every chat, mark the vanished ones missing, summarise."""
+"""A full pass over a data root: apply changed settings, mark the vanished chats missing, index
+every chat, summarise."""
 
 from __future__ import annotations
 
@@ -8,15 +9,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import msgspec
-from sqlalchemy import select
-
+from sidecar.errors import SidecarError
 from sidecar.indexer.indexer import ChatIndexer
+from sidecar.indexer.namespaces import chat_namespaces_in_use
+from sidecar.indexer.rederive import check_settings, rederive_missing
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.discovery import ChatLocation, discover_chats, shown_path
-from sidecar.sillytavern.messages import chat_namespaces
 from sidecar.storage.catalog_queries import catalog_counts, namespaces_in_use
-from sidecar.storage.catalog_tables import chats
 
 Progress = Callable[[ChatLocation, IndexResult], None]
 QUIET_STATUSES = ("unchanged", "skipped", "failed")  # nothing was indexed
@@ -33,7 +32,10 @@ class ScanSummary:
     chats: int = 0
     messages: int = 0
     namespaces: list[str] = field(default_factory=list)  # of messages
+    chat_namespaces: list[str] = field(default_factory=list)  # of chat metadata
     all_namespaces: list[str] = field(default_factory=list)  # of messages and chat metadata
+    rederive_reason: str | None = None  # why chats were re-derived in this pass
+    rederived: int = 0
     history_pruned: int = 0
     problems: list[tuple[str, int, str]] = field(default_factory=list)  # path, line, reason
     seconds: float = 0.0
@@ -47,18 +49,37 @@ def full_scan(
     indexer: ChatIndexer,
     locations: list[ChatLocation] | None = None,
     progress: Progress | None = None,
+    *,
+    reindex: bool = False,
 ) -> ScanSummary:
-    """Index every chat of the data root; chats whose file is gone are marked missing."""
+    """Index every chat of the data root; chats whose file is gone are marked missing. When the
+    settings that shape indexed data changed since the last pass (or ``reindex``), every chat is
+    re-derived (``rederive``).
+
+    Vanished files are marked missing first, so a file found under a new name in the same pass
+    is recognised as that chat renamed: everything this pass sees counts as observed when it
+    started (``renames``)."""
     started = time.perf_counter()
+    observed = time.time()
     summary = ScanSummary()
+    summary.rederive_reason = check_settings(indexer, reindex=reindex).reason
     locations = plan(indexer) if locations is None else locations
-    seen: set[str] = set()
+    seen = {location.relative_path for location in locations}
+    vanished: set[str | None] = set()
+    for rel_path in indexer.missing_paths(seen):
+        missing = indexer.mark_missing(rel_path, observed=observed, merge_copies=False)
+        summary.statuses[missing.status] += 1
+        vanished.add(missing.chat_id if missing.status == "missing" else None)
+    summary.rederived += len(rederive_missing(indexer))
     for location in locations:
-        seen.add(location.relative_path)
-        result = index_safely(indexer, location)
+        result = index_safely(indexer, location, observed)
         summary.files += 1
         summary.bytes += result.size
         summary.statuses[result.status] += 1
+        if result.status == "renamed" and result.chat_id in vanished:
+            summary.statuses["missing"] -= 1  # it was not missing after all: it moved
+            summary.statuses += Counter()  # drops a count that fell to 0
+        summary.rederived += result.rederived
         if result.status not in QUIET_STATUSES:
             summary.messages_indexed += result.messages
         summary.problems.extend(
@@ -66,26 +87,25 @@ def full_scan(
         )
         if progress is not None:
             progress(location, result)
-    for rel_path in indexer.missing_paths(seen):
-        summary.statuses[indexer.mark_missing(rel_path).status] += 1
     with indexer.catalog.read() as conn:
         counts = catalog_counts(conn)
         summary.namespaces = namespaces_in_use(conn)
-        metadata = conn.execute(select(chats.c.metadata_json).distinct()).scalars().all()
+        summary.chat_namespaces = chat_namespaces_in_use(conn, indexer.settings.policy)
     summary.chats, summary.messages = counts["chats"], counts["messages"]
-    chat_level = {
-        ns for text in metadata if text for ns in chat_namespaces(msgspec.json.decode(text))
-    }
-    summary.all_namespaces = sorted(set(summary.namespaces) | chat_level)
+    summary.all_namespaces = sorted(set(summary.namespaces) | set(summary.chat_namespaces))
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def index_safely(indexer: ChatIndexer, location: ChatLocation) -> IndexResult:
+def index_safely(
+    indexer: ChatIndexer, location: ChatLocation, observed: float | None = None
+) -> IndexResult:
     """Index one file; an unexpected error (a bug) is logged with its trace and reported as that
     file's problem, and the pass goes on with the next file."""
     try:
-        return indexer.index_location(location)
+        return indexer.index_location(location, observed=observed)
+    except SidecarError as exc:  # a storage fault (disk full, damaged file): logged where met
+        return IndexResult(None, "failed", problems=[(0, f"indexing failed: {exc.message}")])
     except Exception as exc:
         log.exception("indexing %s failed", shown_path(location.relative_path))
         reason = f"indexing failed ({type(exc).__name__}: {exc}); see the log"

@@ -43,6 +43,7 @@ from sidecar.sillytavern.chatfile import ChatFile, Scan
 from sidecar.sillytavern.discovery import ChatLocation
 from sidecar.sillytavern.messages import header_problems, is_header
 from sidecar.storage.event_log import append_events
+from sidecar.storage.lost_lines import restore_lost_lines
 
 BATCH = 1000
 MIN_MESSAGES_FOR_SHRINK = 4
@@ -57,6 +58,9 @@ class ChatUpdate:
         settings: UpdateSettings,
         location: ChatLocation,
         chat: Any | None,
+        *,
+        rederive: bool = False,
+        first_seen: str | None = None,
     ) -> None:
         self.catalog = stores.catalog
         self.settings = settings
@@ -64,10 +68,14 @@ class ChatUpdate:
         self.chat = chat
         self.now = utc_now_iso()
         self.chat_id: str = chat.chat_id if chat is not None else uuid.uuid4().hex[:16]
-        self.resync = chat is None or chat.sync == "pending"
-        self.recovering = chat is not None and chat.sync == "pending"  # a crash interrupted it
+        # A re-derivation (the settings that shape the rows changed, see ``rederive``) is a
+        # resync that looks in every extension database, like finishing an interrupted update.
+        self.resync = rederive or chat is None or chat.sync == "pending"
+        self.recovering = rederive or (chat is not None and chat.sync == "pending")
         self.result = IndexResult(self.chat_id, "new" if chat is None else "updated")
-        self.book = CatalogSide(stores, location, chat, chat_id=self.chat_id, now=self.now)
+        self.book = CatalogSide(
+            stores, location, chat, chat_id=self.chat_id, now=self.now, first_seen=first_seen
+        )
         self.exts = ExtensionSide(
             stores,
             settings.policy,
@@ -75,7 +83,7 @@ class ChatUpdate:
             chat_id=self.chat_id,
             now=self.now,
             recovering=self.recovering,
-            feed=chat is not None,
+            feed=chat is not None and not rederive,  # a re-derived chat is one "updated" event
         )
         self._first_uid = 0
 
@@ -92,6 +100,9 @@ class ChatUpdate:
             walk.old_header_problems = header_notes
             self._walk(conn, file, scan, walk)
             self._close_walk(conn, walk)
+            if self.book.line_store.lost:  # a pack file lost bytes: store this file's again
+                restore_lost_lines(conn, self.book.line_store, scan.hashes,
+                                   lambda j: file.line(scan, j))  # fmt: skip
             self.book.finish(conn, scan, blocks, walk)
             previous = self.chat.message_count if self.chat is not None else None
             events = events_of(
@@ -239,7 +250,9 @@ class ChatUpdate:
             self.exts.drop_unknown(old_exts, self.book.message_uids(conn))
         if walk.header_obj is not None or walk.header_line is None or self.resync:
             previous = self.chat.metadata_json if self.chat is not None else None
-            self.exts.sync_chat_level(self.location, walk.header_obj, previous, gone)
+            # A chat-level value leaves with the header's key ("removed"), or with a shrink.
+            chat_gone = gone if walk.shrunk else "removed"
+            self.exts.sync_chat_level(self.location, walk.header_obj, previous, chat_gone)
         self.result.removed_messages = len(removed)
         self.result.messages = walk.position
         self.result.shrunk = walk.shrunk

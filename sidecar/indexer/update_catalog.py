@@ -33,10 +33,18 @@ _INSERT_LINE = "INSERT OR IGNORE INTO lines (hash, pack, offset, length) VALUES 
 
 class CatalogSide:
     """The catalog rows of the chat one update writes (``chat`` is its row before the update, or
-    None for a file never indexed)."""
+    None for a file never indexed; ``first_seen``: when sidecar observed a new chat's file, if
+    not now)."""
 
     def __init__(
-        self, stores: Stores, location: ChatLocation, chat: Any | None, *, chat_id: str, now: str
+        self,
+        stores: Stores,
+        location: ChatLocation,
+        chat: Any | None,
+        *,
+        chat_id: str,
+        now: str,
+        first_seen: str | None = None,
     ) -> None:
         self.catalog = stores.catalog
         self.line_store = stores.lines
@@ -44,6 +52,7 @@ class CatalogSide:
         self.chat = chat
         self.chat_id = chat_id
         self.now = now
+        self.first_seen = first_seen or now
 
     # -- before: pending mark and id reservation ---------------------------------------------
 
@@ -61,7 +70,7 @@ class CatalogSide:
                         group_name=group.name if group else None,
                         group_members=encode_json(list(group.members)) if group else None,
                         file_name=loc.file_name, rel_path=loc.relative_path, size=scan.size,
-                        first_seen=self.now, last_indexed=self.now, last_changed=self.now,
+                        first_seen=self.first_seen, last_indexed=self.now, last_changed=self.now,
                         sync="pending",
                     )
                 )  # fmt: skip

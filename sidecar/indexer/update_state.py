@@ -50,12 +50,13 @@ class IndexResult:
     problems: list[tuple[int, str]] = field(default_factory=list)
     changes: list[DataChange] = field(default_factory=list)  # for the change feed
     renamed_from: str | None = None  # the previous relative path, for status "renamed"
+    rederived: bool = False  # re-derived because the settings that shape its rows changed
 
 
 @dataclass(frozen=True)
 class UpdateSettings:
     policy: NamespacePolicy
-    top_level_fields: tuple[str, ...] = ("tracker",)
+    top_level_fields: tuple[str, ...] | None = None  # None: every field not SillyTavern's own
     shrink_ratio: float = 0.5
 
 

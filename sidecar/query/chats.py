@@ -9,19 +9,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, select, true
+from sqlalchemy import Connection, exists, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from sidecar.errors import InvalidInput
+from sidecar.indexer.namespaces import NamespacePolicy
+from sidecar.query.chat_data import chat_namespace_counts
 from sidecar.query.chat_search import search_page
 from sidecar.query.context import QueryContext
 from sidecar.query.fts_terms import chat_fragments
 from sidecar.query.pages import Page, check_limit, decode_cursor, page_of
+from sidecar.sillytavern.messages import BUILTIN_CHAT_METADATA_KEYS
 from sidecar.storage.catalog_tables import chats, messages, problems
 from sidecar.tracker.codec import raw
 
 # json_each(messages.namespaces): one row per namespace a message carries.
 _EACH = func.json_each(messages.c.namespaces).table_valued("value").alias("each_ns")
+# json_each(chats.metadata_json): one row per key of a chat's chat_metadata.
+_KEYS = func.json_each(chats.c.metadata_json).table_valued("key").alias("each_key")
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ def chat_item(row: Any) -> dict[str, Any]:
     }
 
 
-def _conditions(filters: ChatFilters, scope: str | None) -> list[Any]:
+def _conditions(policy: NamespacePolicy, filters: ChatFilters, scope: str | None) -> list[Any]:
     where: list[ColumnElement[bool]] = []
     if scope is not None:
         where.append(chats.c.user == scope)
@@ -64,14 +69,23 @@ def _conditions(filters: ChatFilters, scope: str | None) -> list[Any]:
     if filters.group_id is not None:
         where.append(chats.c.group_id == filters.group_id)
     if filters.namespace is not None:
-        where.append(
-            exists(
-                select(1)
-                .select_from(messages)
-                .join(_EACH, _EACH.c.value == filters.namespace)
-                .where(messages.c.chat_id == chats.c.chat_id)
-            )
+        in_messages = exists(
+            select(1)
+            .select_from(messages)
+            .join(_EACH, _EACH.c.value == filters.namespace)
+            .where(messages.c.chat_id == chats.c.chat_id)
         )
+        if policy.extension_for(filters.namespace) is None or (
+            filters.namespace in BUILTIN_CHAT_METADATA_KEYS
+        ):
+            where.append(in_messages)
+        else:  # or the chat's own metadata carries it
+            in_metadata = exists(
+                select(1)
+                .select_from(_KEYS)
+                .where(chats.c.metadata_json.is_not(None), _KEYS.c.key == filters.namespace)
+            )
+            where.append(or_(in_messages, in_metadata))
     return where
 
 
@@ -91,7 +105,7 @@ def list_chats(
     with queries.catalog() as conn:
         if conn is None:
             return Page(items=[], next_cursor=None)
-        query = select(chats).where(*_conditions(filters, scope))
+        query = select(chats).where(*_conditions(queries.policy, filters, scope))
         if fragments:
             start = None if after is None else str(after[0])
             rows = search_page(
@@ -119,8 +133,9 @@ def _namespace_counts(conn: Connection, chat_id: str) -> dict[str, int]:
 
 
 def chat_detail(queries: QueryContext, chat_id: str, scope: str | None) -> dict[str, Any]:
-    """One chat: its list entry plus header fields, file state and what it holds; 404 when it is
-    not visible to ``scope``."""
+    """One chat: its list entry plus header fields, file state and what it holds (``namespaces``:
+    per namespace, how many messages carry it; ``chatNamespaces``: per namespace of the chat's
+    metadata, how many keys it has); 404 when it is not visible to ``scope``."""
     with queries.catalog() as conn:
         row = QueryContext.chat_row(conn, chat_id, scope)
         assert conn is not None  # chat_row raised otherwise
@@ -138,6 +153,7 @@ def chat_detail(queries: QueryContext, chat_id: str, scope: str | None) -> dict[
             "integrity": row.integrity,
             "metadata": raw(row.metadata_json) if row.metadata_json else {},
             "namespaces": counts,
+            "chatNamespaces": chat_namespace_counts(queries, row.metadata_json),
             "size": row.size,
             "shrunkFrom": row.shrunk_from,
             "firstSeen": row.first_seen,

@@ -15,6 +15,7 @@ from sidecar.indexer.namespaces import NamespacePolicy
 from sidecar.storage.catalog_queries import namespaces_in_use
 from sidecar.storage.catalog_tables import chats, messages
 from sidecar.storage.extension_db import ExtensionDatabase
+from sidecar.storage.faults import guarded
 from sidecar.storage.registry import CATALOG_FILE, ExtensionRegistry
 from sidecar.storage.sqlite import SqliteOptions, read_engine
 
@@ -62,12 +63,13 @@ class QueryContext:
         """A read-only snapshot of the catalog; None when nothing was ever indexed (no file
         yet, or the indexer process is still creating it)."""
         if self._catalog is None:
-            engine = open_catalog_reader(self.catalog_path, self._options)
+            with guarded(self.catalog_path):  # a damaged catalog answers 503
+                engine = open_catalog_reader(self.catalog_path, self._options)
             if engine is None:
                 yield None
                 return
             self._catalog = engine
-        with self._catalog.begin() as conn:
+        with guarded(self.catalog_path), self._catalog.begin() as conn:  # 503 when damaged
             yield conn
 
     def extension_db(self, namespace: str) -> ExtensionDatabase | None:

@@ -63,11 +63,11 @@ def parse_number(text: str, name: str) -> float | int:
     return number
 
 
-def _is_number() -> ColumnElement[bool]:
-    return func.json_type(message_data.c.value).in_(_NUMBER_TYPES)
+def _is_number(column: Any) -> ColumnElement[bool]:
+    return func.json_type(column).in_(_NUMBER_TYPES)
 
 
-def value_condition(text: str) -> ColumnElement[bool]:
+def value_condition(text: str, column: Any = message_data.c.value) -> ColumnElement[bool]:
     """``value=``: the parameter as JSON when it parses, else as a string. Numbers compare
     numerically (``3`` matches a stored ``3.0``), never matching booleans; anything else by its
     compact JSON text, which is how the indexer stores values."""
@@ -76,24 +76,32 @@ def value_condition(text: str) -> ColumnElement[bool]:
     except msgspec.DecodeError:
         wanted = text
     if isinstance(wanted, int | float) and not isinstance(wanted, bool):
-        return and_(_is_number(), func.json_extract(message_data.c.value, "$") == wanted)
-    same_text: ColumnElement[bool] = message_data.c.value == codec.encode(wanted)
+        return and_(_is_number(column), func.json_extract(column, "$") == wanted)
+    same_text: ColumnElement[bool] = column == codec.encode(wanted)
     return same_text
 
 
-def _conditions(namespace: str, where: DataFilter, after_chat: str | None) -> list[Any]:
-    conditions: list[Any] = [message_data.c.namespace == namespace]
+def value_filters(table: Any, namespace: str, where: DataFilter) -> list[Any]:
+    """The conditions a message- or chat-level data table (``table.c``) shares: namespace,
+    ``key``, ``value``, ``gt``/``lt``, ``chatId``."""
+    column = table.c.value
+    conditions: list[Any] = [table.c.namespace == namespace]
     if where.key is not None:
-        conditions.append(message_data.c.key == where.key)
+        conditions.append(table.c.key == where.key)
     if where.value is not None:
-        conditions.append(value_condition(where.value))
-    extracted = func.json_extract(message_data.c.value, "$")
+        conditions.append(value_condition(where.value, column))
+    extracted = func.json_extract(column, "$")
     if where.gt is not None:
-        conditions += [_is_number(), extracted > parse_number(where.gt, "gt")]
+        conditions += [_is_number(column), extracted > parse_number(where.gt, "gt")]
     if where.lt is not None:
-        conditions += [_is_number(), extracted < parse_number(where.lt, "lt")]
+        conditions += [_is_number(column), extracted < parse_number(where.lt, "lt")]
     if where.chat_id is not None:
-        conditions.append(message_data.c.chat_id == where.chat_id)
+        conditions.append(table.c.chat_id == where.chat_id)
+    return conditions
+
+
+def _conditions(namespace: str, where: DataFilter, after_chat: str | None) -> list[Any]:
+    conditions = value_filters(message_data, namespace, where)
     if where.selected is not None:
         conditions.append(message_data.c.selected == where.selected)
     if after_chat is not None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import msgspec
-from sqlalchemy import or_, select
+from sqlalchemy import Select, literal, or_, select
 
 from sidecar.errors import InvalidInput, NotFound
 from sidecar.ids import is_valid_id
@@ -18,7 +18,7 @@ from sidecar.query.context import QueryContext
 from sidecar.query.datasets import NAMESPACE_NOT_FOUND
 from sidecar.query.pages import Page, check_limit, decode_cursor, page_of
 from sidecar.storage.extension_db import ExtensionDatabase
-from sidecar.storage.indexed_tables import data_history, message_data
+from sidecar.storage.indexed_tables import chat_data, data_history, message_data
 from sidecar.tracker import codec
 
 KEY_NOT_FOUND = "Data key not found"
@@ -65,7 +65,7 @@ class ChatHistory(msgspec.Struct, rename="camel"):
 def value_history(
     ctx: QueryContext,
     chat_id: str,
-    position: int,
+    position: int | None,
     namespace: str,
     key: str,
     *,
@@ -73,8 +73,9 @@ def value_history(
     limit: int | None,
     cursor: str | None,
 ) -> Page:
-    """Every version of one key of the message now at ``position``: replaced versions oldest
-    first (in the order they were replaced), then the current value of each swipe."""
+    """Every version of one key of the message now at ``position`` (None: of the chat's own
+    ``chat_metadata.<namespace>``): replaced versions oldest first (in the order they were
+    replaced), then the current value of each swipe (one, swipe null, for chat-level data)."""
     size = check_limit(limit)
     after = decode_cursor(cursor, 2)
     if after is not None and not all(type(part) is int for part in after):
@@ -82,11 +83,17 @@ def value_history(
     with ctx.catalog() as catalog:
         ctx.chat_row(catalog, chat_id, st_user)
         assert catalog is not None  # chat_row found the chat
-        msg_uid = ctx.message_row(catalog, chat_id, position).msg_uid
+        msg_uid = None if position is None else ctx.message_row(catalog, chat_id, position).msg_uid
     db = ctx.extension_db(namespace)
     if db is None:
         raise NotFound(NAMESPACE_NOT_FOUND)
     rows: list[tuple[tuple[int, int], ValueVersion]] = []
+    item = (
+        data_history.c.chat_id == chat_id,
+        data_history.c.msg_uid.is_(None) if msg_uid is None else data_history.c.msg_uid == msg_uid,
+        data_history.c.namespace == namespace,
+        data_history.c.key == key,
+    )
     with db.read() as conn:
         old = conn.execute(
             select(
@@ -97,30 +104,15 @@ def value_history(
                 data_history.c.reason,
                 data_history.c.swipe,
             )
-            .where(
-                data_history.c.chat_id == chat_id,
-                data_history.c.msg_uid == msg_uid,
-                data_history.c.namespace == namespace,
-                data_history.c.key == key,
-            )
+            .where(*item)
             .order_by(data_history.c.id)
         )
         for ident, value, seen_at, replaced_at, reason, swipe in old:
             version = ValueVersion(codec.raw(value), seen_at, replaced_at, reason, swipe)
             rows.append(((_HISTORY, ident), version))
-        now = conn.execute(
-            select(message_data.c.swipe, message_data.c.value, message_data.c.seen_at)
-            .where(
-                message_data.c.chat_id == chat_id,
-                message_data.c.msg_uid == msg_uid,
-                message_data.c.namespace == namespace,
-                message_data.c.key == key,
-            )
-            .order_by(message_data.c.swipe)
-        )
-        for swipe, value, seen_at in now:
+        for swipe, value, seen_at in conn.execute(_current(chat_id, msg_uid, namespace, key)):
             rows.append(
-                ((_CURRENT, swipe), ValueVersion(codec.raw(value), seen_at, None, None, swipe))
+                ((_CURRENT, swipe or 0), ValueVersion(codec.raw(value), seen_at, None, None, swipe))
             )
     if not rows:
         raise NotFound(KEY_NOT_FOUND)
@@ -128,6 +120,26 @@ def value_history(
         rows = [row for row in rows if row[0] > (after[0], after[1])]
     kept, next_cursor = page_of(rows[: size + 1], size, lambda row: list(row[0]))
     return Page(items=[version for _, version in kept], next_cursor=next_cursor)
+
+
+def _current(chat_id: str, msg_uid: int | None, namespace: str, key: str) -> Select[Any]:
+    """The current value of one key: per swipe of a message, or the chat-level one."""
+    if msg_uid is None:
+        return select(literal(None), chat_data.c.value, chat_data.c.seen_at).where(
+            chat_data.c.chat_id == chat_id,
+            chat_data.c.namespace == namespace,
+            chat_data.c.key == key,
+        )
+    return (
+        select(message_data.c.swipe, message_data.c.value, message_data.c.seen_at)
+        .where(
+            message_data.c.chat_id == chat_id,
+            message_data.c.msg_uid == msg_uid,
+            message_data.c.namespace == namespace,
+            message_data.c.key == key,
+        )
+        .order_by(message_data.c.swipe)
+    )
 
 
 def index_databases(ctx: QueryContext) -> Iterator[ExtensionDatabase]:

@@ -41,6 +41,7 @@ from sidecar.recovery.pack_files import (
     copy_lines,
     fsync_dir,
     list_packs,
+    pack_header,
     pack_path,
     packs_size,
 )
@@ -154,10 +155,19 @@ def _compact(catalog: Database, store_dir: Path, report: GcReport, limit: int = 
     with catalog.read() as conn:
         live = fetchall(conn, "SELECT hash, pack, offset, length FROM lines ORDER BY pack, offset")
     live_bytes: Counter[int] = Counter()
-    for _digest, pack, _offset, length in live:
+    ends: Counter[int] = Counter()
+    for _digest, pack, offset, length in live:
         live_bytes[pack] += length
+        ends[pack] = max(ends[pack], offset + length)
+    # A pack that lost bytes (deleted, cut short) is left as it is: sidecar repair reports it.
+    damaged = {pack for pack, end in ends.items() if packs.get(pack, 0) < end}
+    live = [row for row in live if row[1] not in damaged]
     # Packs with dead bytes are rewritten; packs nothing refers to are simply deleted.
-    dirty = {pack for pack, size in packs.items() if size > live_bytes.get(pack, 0)}
+    dirty = {
+        pack
+        for pack, size in packs.items()
+        if size > live_bytes.get(pack, 0) + pack_header(store_dir, pack) and pack not in damaged
+    }
     if not dirty:
         return
     writer = PackWriter(store_dir, max(packs) + 1, limit)
@@ -166,7 +176,9 @@ def _compact(catalog: Database, store_dir: Path, report: GcReport, limit: int = 
         writer.close()
         fsync_dir(store_dir)
         with catalog.write() as conn:
-            executemany(conn, "UPDATE lines SET pack = ?, offset = ? WHERE hash = ?", moves)
+            executemany(
+                conn, "UPDATE lines SET pack = ?, offset = ?, length = ? WHERE hash = ?", moves
+            )
     except BaseException:
         writer.discard()
         raise

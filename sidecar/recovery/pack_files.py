@@ -12,9 +12,23 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sidecar.storage import pack_codec
+
 LINES_DIR = "lines"
 _PACK_NAME = re.compile(r"pack-(\d{6})\.bin")
 _COPY_BUFFER = 1 << 20
+
+
+def pack_header(store_dir: Path, pack: int) -> int:
+    """Bytes of a pack that are not lines (the header of a compressed pack)."""
+    try:
+        fd = os.open(pack_path(store_dir, pack), os.O_RDONLY)
+    except OSError:
+        return 0
+    try:
+        return pack_codec.header_size(fd)
+    finally:
+        os.close(fd)
 
 
 def list_packs(store_dir: Path) -> dict[int, int]:
@@ -65,7 +79,8 @@ class PackWriter:
             path = pack_path(self.store_dir, self.pack)
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             self.written.append(self.pack)
-            self._size = 0
+            self._buffer += pack_codec.MAGIC  # copies are compressed packs
+            self._size = len(pack_codec.MAGIC)
         where = (self.pack, self._size)
         self._buffer += data
         self._size += len(data)
@@ -102,13 +117,15 @@ class PackWriter:
 
 def copy_lines(
     store_dir: Path, rows: Iterable[Any], writer: PackWriter
-) -> list[tuple[int, int, bytes]]:
+) -> list[tuple[int, int, int, bytes]]:
     """Copy the lines of ``(hash, pack, offset, length)`` rows, sorted by (pack, offset), into
-    ``writer``; returns ``(new pack, new offset, hash)`` of each."""
-    moves: list[tuple[int, int, bytes]] = []
+    ``writer`` (lines of packs from before compression are compressed on the way); returns
+    ``(new pack, new offset, new length, hash)`` of each."""
+    moves: list[tuple[int, int, int, bytes]] = []
     for pack, runs in _runs(rows):
         fd = os.open(pack_path(store_dir, pack), os.O_RDONLY)
         try:
+            compressed = pack_codec.is_compressed(fd)
             for start, run in runs:
                 total = sum(row[3] for row in run)
                 block = os.pread(fd, total, start)
@@ -116,8 +133,11 @@ def copy_lines(
                     raise OSError(f"line store pack {pack} is shorter than the catalog says")
                 position = 0
                 for digest, _pack, _offset, length in run:
-                    new_pack, new_offset = writer.append(block[position : position + length])
-                    moves.append((new_pack, new_offset, digest))
+                    stored = block[position : position + length]
+                    if not compressed:
+                        stored = pack_codec.encode(stored)
+                    new_pack, new_offset = writer.append(stored)
+                    moves.append((new_pack, new_offset, len(stored), digest))
                     position += length
         finally:
             os.close(fd)

@@ -23,7 +23,8 @@ from sidecar.indexer.parse import parse_line
 from sidecar.indexer.rebuild import rebuild_version, version_hashes
 from sidecar.indexer.versions import apply_ops
 from sidecar.query.pages import Page, check_limit, decode_cursor, page_of
-from sidecar.sillytavern.messages import is_header, message_info, message_namespaces
+from sidecar.recovery.lines_needed import lines_needed
+from sidecar.sillytavern.messages import is_header
 from sidecar.storage.catalog_tables import chats, lines, versions
 from sidecar.storage.linestore import LineRef, LineStore
 
@@ -36,7 +37,7 @@ _CHUNK = 500
 # -- reading lines -------------------------------------------------------------------------------
 
 
-class _Lines:
+class Lines:
     """Line bytes by hash, and whether a line is a JSON object (cached per hash)."""
 
     def __init__(self, conn: Connection, store: LineStore) -> None:
@@ -77,7 +78,7 @@ class _Lines:
         return None
 
 
-def _is_object_quick(line: bytes) -> bool:
+def is_object_quick(line: bytes) -> bool:
     """Cheap test for unchanged lines (never parsed): looks like one JSON object."""
     stripped = line.strip()
     return stripped.startswith(b"{") and stripped.endswith(b"}")
@@ -86,7 +87,7 @@ def _is_object_quick(line: bytes) -> bool:
 # -- the list ------------------------------------------------------------------------------------
 
 
-def _version_row(conn: Connection, chat_id: str, version: int) -> Any:
+def version_row(conn: Connection, chat_id: str, version: int) -> Any:
     row = conn.execute(
         select(versions).where(versions.c.chat_id == chat_id, versions.c.version == version)
     ).first()
@@ -95,7 +96,7 @@ def _version_row(conn: Connection, chat_id: str, version: int) -> Any:
     return row
 
 
-def _previous_version(conn: Connection, chat_id: str, version: int) -> Any:
+def previous_version(conn: Connection, chat_id: str, version: int) -> Any:
     return conn.execute(
         select(versions)
         .where(versions.c.chat_id == chat_id, versions.c.version < version)
@@ -112,7 +113,7 @@ class _Counts:
 
 
 def _count_changes(
-    reader: _Lines, old: Sequence[bytes], new: Sequence[bytes], blocks: Sequence[Block]
+    reader: Lines, old: Sequence[bytes], new: Sequence[bytes], blocks: Sequence[Block]
 ) -> _Counts:
     counts = _Counts()
     old_header = reader.header_index(old)
@@ -130,7 +131,7 @@ def _count_changes(
 
 
 def _messages_in(
-    reader: _Lines, hashes: Sequence[bytes], start: int, end: int, header: int | None
+    reader: Lines, hashes: Sequence[bytes], start: int, end: int, header: int | None
 ) -> int:
     parsed = reader.objects(hashes[start:end])
     return sum(1 for index, obj in enumerate(parsed, start) if obj is not None and index != header)
@@ -172,8 +173,8 @@ def list_versions(
     if not kept:
         return Page([], next_cursor)
     ascending = list(reversed(kept))
-    reader = _Lines(conn, store)
-    previous = _previous_version(conn, chat_id, ascending[0].version)
+    reader = Lines(conn, store)
+    previous = previous_version(conn, chat_id, ascending[0].version)
     old = version_hashes(conn, chat_id, previous.version) if previous is not None else []
     items: list[dict[str, Any]] = []
     for row in ascending:
@@ -207,106 +208,6 @@ def download_name(conn: Connection, chat_id: str) -> str:
 
 def version_file(conn: Connection, store: LineStore, chat_id: str, version: int) -> bytes:
     """The exact bytes of the file as that version was indexed."""
-    _version_row(conn, chat_id, version)
-    return rebuild_version(conn, store, chat_id, version)
-
-
-# -- diff ----------------------------------------------------------------------------------------
-
-
-def _summary(obj: dict[str, Any]) -> dict[str, Any]:
-    info = message_info(obj)
-    return {
-        "name": info.name,
-        "isUser": info.is_user,
-        "text": info.text,
-        "swipeId": info.swipe_id,
-        "swipeCount": info.swipe_count,
-        "namespaces": {
-            entry.namespace: entry.data for entry in message_namespaces(obj) if entry.selected
-        },
-    }
-
-
-class _Positions:
-    """Message positions of one version's lines, counted as lines are walked in order."""
-
-    def __init__(self, reader: _Lines, hashes: Sequence[bytes], header: int | None) -> None:
-        self._reader = reader
-        self._hashes = hashes
-        self._header = header
-        self._line = 0
-        self._position = 0
-
-    def skip_to(self, line: int) -> None:
-        """Count the messages among unchanged lines before ``line`` (read, not parsed)."""
-        while self._line < line:
-            if self._line != self._header and _is_object_quick(
-                self._reader.read(self._hashes[self._line])
-            ):
-                self._position += 1
-            self._line += 1
-
-    def take(self, end: int) -> list[tuple[int, dict[str, Any]]]:
-        """Parse changed lines up to ``end``: ``(position, object)`` of each message."""
-        found: list[tuple[int, dict[str, Any]]] = []
-        parsed = self._reader.objects(self._hashes[self._line : end])
-        for index, obj in enumerate(parsed, self._line):
-            if obj is not None and index != self._header:
-                found.append((self._position, obj))
-                self._position += 1
-        self._line = end
-        return found
-
-
-def diff_versions(
-    conn: Connection, store: LineStore, chat_id: str, version: int, against: int
-) -> dict[str, Any]:
-    """What changed from ``against`` to ``version``, message by message. Within a change block,
-    old and new messages are paired in order as ``changed``; the rest are ``removed``/``added``.
-    ``against`` 0 means an empty file. Positions: in ``version`` for added and changed, in
-    ``against`` for removed."""
-    _version_row(conn, chat_id, version)
-    if against != 0:
-        _version_row(conn, chat_id, against)
-    reader = _Lines(conn, store)
-    new = version_hashes(conn, chat_id, version)
-    old = version_hashes(conn, chat_id, against) if against != 0 else []
-    old_header, new_header = reader.header_index(old), reader.header_index(new)
-    old_walk = _Positions(reader, old, old_header)
-    new_walk = _Positions(reader, new, new_header)
-    changes: list[dict[str, Any]] = []
-    header_changed = (old[old_header] if old_header is not None else None) != (
-        new[new_header] if new_header is not None else None
-    )
-    for block in diff_lines(old, new):
-        if block.equal:
-            continue
-        old_walk.skip_to(block.a0)
-        new_walk.skip_to(block.b0)
-        gone = old_walk.take(block.a1)
-        came = new_walk.take(block.b1)
-        paired = min(len(gone), len(came))
-        for (_, before), (position, after) in zip(gone[:paired], came[:paired], strict=True):
-            changes.append(_change("changed", position, before, after))
-        for position, before in gone[paired:]:
-            changes.append(_change("removed", position, before, None))
-        for position, after in came[paired:]:
-            changes.append(_change("added", position, None, after))
-    return {
-        "version": version,
-        "against": against,
-        "headerChanged": header_changed,
-        "changes": changes,
-    }
-
-
-def _change(
-    kind: str, position: int, before: dict[str, Any] | None, after: dict[str, Any] | None
-) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "position": position,
-        "before": _summary(before) if before is not None else None,
-        "after": _summary(after) if after is not None else None,
-    }
+    version_row(conn, chat_id, version)
+    with lines_needed(chat_id, version):
+        return rebuild_version(conn, store, chat_id, version)

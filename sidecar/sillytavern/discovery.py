@@ -13,21 +13,21 @@ skipped with a warning, and nothing here raises on a broken data root.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
+
+from sidecar.sillytavern.groups import GroupInfo, claims, load_groups
 
 log = logging.getLogger(__name__)
 
 LEGACY_USER = "default-user"
 CHATS_DIR = "chats"
 GROUP_CHATS_DIR = "group chats"
-GROUPS_DIR = "groups"
 CHAT_SUFFIX = ".jsonl"
 _TEMP_FILE = re.compile(r".+\.jsonl\.[0-9]+", re.DOTALL)
 
@@ -38,16 +38,6 @@ class DiscoveryOptions:
 
     skip_dir_names: frozenset[str] = frozenset({"backups"})
     skip_prefixes: tuple[str, ...] = ("_", ".")
-
-
-@dataclass(frozen=True)
-class GroupInfo:
-    group_id: str
-    name: str | None
-    members: tuple[str, ...]
-    chat_ids: tuple[str, ...]
-    current_chat_id: str | None
-    chat_metadata: dict[str, Any]  # for current_chat_id when it is an old header-less group chat
 
 
 @dataclass(frozen=True)
@@ -117,40 +107,9 @@ def locate_chat(
         return None
     group = None
     if is_group:
-        claims = _claims(load_groups(user_dir) if groups is None else groups)
-        group = claims.get(name[: -len(CHAT_SUFFIX)])
+        owners = claims(load_groups(user_dir) if groups is None else groups)
+        group = owners.get(name[: -len(CHAT_SUFFIX)])
     return _location(root, user, prefix, rest, group)
-
-
-def load_groups(user_dir: Path) -> dict[str, GroupInfo]:
-    """Read ``<user_dir>/groups/*.json`` keyed by group id; broken files are logged and skipped."""
-    groups: dict[str, GroupInfo] = {}
-    for entry in sorted(_scan(Path(user_dir) / GROUPS_DIR), key=lambda e: e.name):
-        if not entry.name.endswith(".json") or not _is_file(entry):
-            continue
-        try:
-            with open(entry.path, encoding="utf-8-sig") as handle:
-                data = json.load(handle)
-        except (OSError, ValueError, RecursionError) as error:
-            log.warning("Skipping unreadable group file %s: %s", entry.path, error)
-            continue
-        if not isinstance(data, dict):
-            log.warning("Skipping group file %s: not a JSON object", entry.path)
-            continue
-        group_id = _text(data.get("id")) or entry.name[: -len(".json")]
-        metadata = data.get("chat_metadata")
-        groups.setdefault(
-            group_id,
-            GroupInfo(
-                group_id=group_id,
-                name=data["name"] if isinstance(data.get("name"), str) else None,
-                members=_texts(data.get("members")),
-                chat_ids=_texts(data.get("chats")),
-                current_chat_id=_text(data.get("chat_id")),
-                chat_metadata=metadata if isinstance(metadata, dict) else {},
-            ),
-        )
-    return groups
 
 
 def _user_chats(
@@ -171,9 +130,9 @@ def _user_chats(
             yield _location(root, user, prefix, (CHATS_DIR, folder, name))
     group_chats = _chat_files(user_dir / GROUP_CHATS_DIR, options)
     if group_chats:
-        claims = _claims(load_groups(user_dir))
+        owners = claims(load_groups(user_dir))
         for name in group_chats:
-            group = claims.get(name[: -len(CHAT_SUFFIX)])
+            group = owners.get(name[: -len(CHAT_SUFFIX)])
             yield _location(root, user, prefix, (GROUP_CHATS_DIR, name), group)
 
 
@@ -196,17 +155,6 @@ def _location(
         file_name=rest[-1][: -len(CHAT_SUFFIX)],
         relative_path="/".join(parts),
     )
-
-
-def _claims(groups: Mapping[str, GroupInfo]) -> dict[str, GroupInfo]:
-    """Chat id -> group; a chat listed by several groups goes to the lowest group id."""
-    claims: dict[str, GroupInfo] = {}
-    for group_id in sorted(groups):
-        group = groups[group_id]
-        for chat_id in (*group.chat_ids, group.current_chat_id):
-            if chat_id is not None:
-                claims.setdefault(chat_id, group)
-    return claims
 
 
 def _chat_files(folder: Path, options: DiscoveryOptions) -> list[str]:
@@ -290,18 +238,3 @@ def _is_utf8(name: str) -> bool:
 def shown_path(path: Path | str) -> str:
     """``path`` fit for a log line or a terminal, whatever bytes its name has."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
-def _text(value: object) -> str | None:
-    """Ids are strings in modern files and epoch-ms numbers in old ones."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _texts(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(t for t in map(_text, value) if t is not None)

@@ -28,6 +28,10 @@ BUILTIN_EXTRA_KEYS: frozenset[str] = frozenset(
         *("memory", "title", "append_title", "tool_invocations", "bookmark_link", "branches"),
         *("media", "media_display", "media_index", "files", "file"),
         *("image", "image_swipes", "inline_image"),
+        # also SillyTavern 1.18's: public/global.d.ts (BaseMessageExtra), public/scripts/chats.js
+        # (fileLength), public/scripts/logprobs.js (from_logprobs)
+        *("overswipe_behavior", "video", "generationType", "negative", "fileLength"),
+        "from_logprobs",
     }
 )
 # SillyTavern's own chat_metadata keys, including those of its bundled extensions (CFG, Data Bank,
@@ -41,6 +45,29 @@ BUILTIN_CHAT_METADATA_KEYS: frozenset[str] = frozenset(
         *("custom_background", "chat_backgrounds", "pick_reroll_seed"),
         *("cfg_guidance_scale", "cfg_negative_prompt", "cfg_positive_prompt", "cfg_prompt_combine"),
         *("cfg_groupchat_individual_chars", "cfg_prompt_insertion_depth", "cfg_prompt_separator"),
+    }
+)
+# SillyTavern's own top-level message keys (1.18 and the eras its files still come from). Any other
+# top-level field was written by an extension and is indexed as a namespace by default
+# (``index.top_level_fields`` overrides). Where each comes from, in SillyTavern 1.18's tree:
+SILLYTAVERN_MESSAGE_KEYS: frozenset[str] = frozenset(
+    {
+        # public/global.d.ts, ``interface ChatMessage`` (written by public/script.js
+        # sendMessageAsUser and the reply path, public/scripts/slash-commands.js,
+        # system-messages.js, ...):
+        *("name", "mes", "title", "gen_started", "gen_finished", "send_date"),
+        *("is_user", "is_system", "force_avatar", "original_avatar"),
+        *("swipes", "swipe_info", "swipe_id", "extra"),
+        # public/scripts/slash-commands.js (sendMessageAs: ``is_name: true``); also every
+        # TavernAI-era message (2023 files)
+        "is_name",
+        # group chats up to 1.14 mark their first message ``is_group: true`` (they had no header;
+        # src/endpoints/groups.js adds one since 1.15 but leaves the message as it is)
+        "is_group",
+        # the header's keys (public/global.d.ts ``interface ChatHeader``, src/endpoints/chats.js
+        # imports; ``create_date`` up to 1.14): a header line that follows other lines is read as a
+        # message, and its keys are still SillyTavern's
+        *("chat_metadata", "user_name", "character_name", "create_date"),
     }
 )
 NON_OBJECT_KEY = "$value"
@@ -145,13 +172,16 @@ def message_info(obj: dict[str, Any], tz: tzinfo | None = None) -> MessageInfo:
 
 
 def message_namespaces(
-    obj: dict[str, Any], top_level_fields: Collection[str] = ("tracker",)
+    obj: dict[str, Any], top_level_fields: Collection[str] | None = None
 ) -> list[NamespaceValue]:
     """Every extension namespace of every swipe, ordered by swipe then namespace.
 
     The selected swipe's come from ``message.extra`` (it wins over ``swipe_info[selected].extra``,
-    which SillyTavern syncs only on swipe or reply end) plus the named top-level fields (an
-    ``extra`` key of the same name wins); other swipes' come from ``swipe_info[k].extra``.
+    which SillyTavern syncs only on swipe or reply end) plus top-level fields (an ``extra`` key of
+    the same name wins): every one that is not SillyTavern's own (``SILLYTAVERN_MESSAGE_KEYS``)
+    when ``top_level_fields`` is None, else exactly those named. Other swipes' come from
+    ``swipe_info[k].extra``. A top-level field belongs to the selected swipe: SillyTavern keeps no
+    per-swipe copy of it.
     """
     if not isinstance(obj, dict):
         return []
@@ -163,7 +193,12 @@ def message_namespaces(
             if key not in BUILTIN_EXTRA_KEYS:
                 found[swipe, key] = NamespaceValue(swipe, swipe == selected, key, _wrap(value))
 
-    for name in top_level_fields:
+    fields = (
+        [key for key in obj if key not in SILLYTAVERN_MESSAGE_KEYS]
+        if top_level_fields is None
+        else top_level_fields
+    )
+    for name in fields:
         if obj.get(name) is not None:
             found[selected, name] = NamespaceValue(selected, True, name, _wrap(obj[name]))
     add(selected, obj.get("extra"))

@@ -119,6 +119,26 @@ class ProblemRow(CatalogBase, table=True):
     reason: str
 
 
+class MetaRow(CatalogBase, table=True):
+    """Facts about the catalog as a whole, e.g. the fingerprint of the settings that shaped the
+    indexed data (``settings_fingerprint``, JSON)."""
+
+    __tablename__ = "catalog_meta"
+
+    name: str = Field(primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class RederiveRow(CatalogBase, table=True):
+    """A chat whose derived rows must be rebuilt from its file (the settings that shape them
+    changed, or ``sidecar index --reindex``), and why. Removed once that is done."""
+
+    __tablename__ = "rederive"
+
+    chat_id: str = Field(primary_key=True)
+    reason: str
+
+
 class EventRow(CatalogBase, table=True):
     """One change of the change feed, committed with the index change it announces.
 
@@ -147,4 +167,6 @@ messages = MessageRow.__table__  # type: ignore[attr-defined]
 lines = LineRow.__table__  # type: ignore[attr-defined]
 versions = VersionRow.__table__  # type: ignore[attr-defined]
 problems = ProblemRow.__table__  # type: ignore[attr-defined]
+catalog_meta = MetaRow.__table__  # type: ignore[attr-defined]
+rederive = RederiveRow.__table__  # type: ignore[attr-defined]
 events = EventRow.__table__  # type: ignore[attr-defined]

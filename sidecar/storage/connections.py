@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from sidecar.storage.sqlite import WAL_AUTOCHECKPOINT_PAGES, SqliteOptions
+from sidecar.storage.sqlite import WAL_CHECKPOINT_PAGES, SqliteOptions
 
 # Idle read-only connections kept per database. Reads on the event loop use one at a time; the
 # rest serve reads from worker threads. More are opened when all are busy and closed on return.
@@ -154,7 +154,7 @@ class Writer:
     def _set_mode(self, conn: sqlite3.Connection, block: bool) -> None:
         if self._blocking_mode is block:
             return
-        busy, checkpoint = (self._busy_ms, WAL_AUTOCHECKPOINT_PAGES) if block else (0, 0)
+        busy, checkpoint = (self._busy_ms, WAL_CHECKPOINT_PAGES) if block else (0, 0)
         conn.execute(f"PRAGMA busy_timeout={busy}")
         conn.execute(f"PRAGMA wal_autocheckpoint={checkpoint}")
         self._blocking_mode = block

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy import Connection, MetaData, select
 
 from sidecar.storage import indexed_tables, schema
 from sidecar.storage.connections import ReaderPool, WouldBlock, Writer, transaction
+from sidecar.storage.faults import guarded
 from sidecar.storage.fts import ensure_fts
 from sidecar.storage.schema import SCHEMA_VERSION, schema_info
 from sidecar.storage.sqlite import (
@@ -44,11 +45,18 @@ class Database:
     def __init__(self, path: Path, metadata: MetaData, options: SqliteOptions) -> None:
         self.path = path
         self._write_lock = threading.Lock()
+        created = not path.exists()
         self._writer = write_engine(path, options)
-        with self.write() as conn:
-            metadata.create_all(conn)
-            ensure_fts(conn, metadata)
-            self._after_create(conn)
+        try:
+            with self.write() as conn:
+                metadata.create_all(conn)
+                ensure_fts(conn, metadata)
+                self._after_create(conn)
+        except BaseException:
+            self._writer.dispose()
+            if created:  # a failed create (a full disk) leaves no empty file behind
+                remove_sqlite_files(path)
+            raise
         self._reader = read_engine(path, options)
         self._raw_writer = Writer(lambda: connect_writer(path, options), options)
         self._raw_readers = ReaderPool(lambda: connect_reader(path, options))
@@ -59,13 +67,13 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed on normal exit, rolled back on an exception."""
-        with self._write_lock, self._writer.begin() as conn:
+        with self.guard(write=True), self._write_lock, self._writer.begin() as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction: one consistent snapshot for several queries."""
-        with self._reader.begin() as conn:
+        with self.guard(), self._reader.begin() as conn:
             yield conn
 
     @contextmanager
@@ -81,7 +89,7 @@ class Database:
         if not lock.acquire(blocking=block):
             raise WouldBlock
         try:
-            with self._raw_writer.transaction(block=block) as conn:
+            with self.guard(write=True), self._raw_writer.transaction(block=block) as conn:
                 yield conn
         finally:
             lock.release()
@@ -90,22 +98,30 @@ class Database:
     def read_raw(self) -> Iterator[sqlite3.Connection]:
         """:meth:`read` on a pooled plain read-only connection: one consistent snapshot."""
         readers = self._raw_readers
-        conn = readers.take()
-        try:
-            with transaction(conn, "BEGIN"):
-                yield conn
-        finally:
-            readers.give(conn)
+        with self.guard():
+            conn = readers.take()
+            try:
+                with transaction(conn, "BEGIN"):
+                    yield conn
+            finally:
+                readers.give(conn)
 
     def read_one(self, sql: str, params: Sequence[Any]) -> Any:
         """The first row of one read-only statement (None when there is none). One statement
         is its own snapshot, so this skips :meth:`read_raw`'s ``BEGIN`` and ``COMMIT``."""
         readers = self._raw_readers
-        conn = readers.take()
-        try:
-            return conn.execute(sql, params).fetchone()
-        finally:
-            readers.give(conn)
+        with self.guard():
+            conn = readers.take()
+            try:
+                return conn.execute(sql, params).fetchone()
+            finally:
+                readers.give(conn)
+
+    def guard(self, *, write: bool = False) -> AbstractContextManager[None]:
+        """Wrap every access to this file (raw connections too) in this: a file known to be
+        damaged answers 503 at once, SQLite errors become ``Damaged``/``DiskFull``
+        (:mod:`sidecar.storage.faults`), and a successful write ends a disk-full state."""
+        return guarded(self.path, write=write)
 
     def close(self) -> None:
         with self._write_lock:
@@ -113,6 +129,13 @@ class Database:
             self._raw_writer.close()
             self._reader.dispose()
             self._writer.dispose()
+
+
+def remove_sqlite_files(path: Path) -> None:
+    """Remove a database file sidecar has just created, with its -wal and -shm files."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").unlink()
 
 
 class ExtensionDatabase(Database):

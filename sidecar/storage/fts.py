@@ -234,6 +234,9 @@ _ALL_NAMES = {
 }  # fmt: skip
 
 
+DATA_FTS_OBJECTS = _ALL_NAMES["data_fts"]  # every object of an extension database's index
+
+
 def _stored(cursor: Any, names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
     marks = ", ".join("?" * len(names))
     cursor.execute(f"SELECT name, type, sql FROM sqlite_master WHERE name IN ({marks})", names)

@@ -7,38 +7,29 @@ that name keeps it out of reach of any extension id (ids never contain dots) and
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
 from sidecar.clock import utc_now_iso
-from sidecar.errors import Conflict, InvalidInput, NotFound
+from sidecar.errors import Conflict, Damaged, NotFound
 from sidecar.ids import check_id, is_valid_id
-from sidecar.storage.extension_db import ExtensionDatabase
-from sidecar.storage.schema import RegistryBase, extension_records
+from sidecar.storage.db_files import CATALOG_FILE, REGISTRY_FILE, RESERVED_FILES, db_file_for
+from sidecar.storage.extension_db import ExtensionDatabase, remove_sqlite_files
+from sidecar.storage.faults import FAULTS, guarded
+from sidecar.storage.registrations import Registration, read_registrations, write_registration
+from sidecar.storage.schema import RegistryBase
 from sidecar.storage.sqlite import SqliteOptions, read_snapshot, write_engine
 
 log = logging.getLogger(__name__)
 
-REGISTRY_FILE = "sidecar.registry.db"
-CATALOG_FILE = "sidecar.index.db"
-RESERVED_FILES = frozenset({REGISTRY_FILE, CATALOG_FILE})
-_DB_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}\.db", re.ASCII)
-
-
-@dataclass(frozen=True)
-class Registration:
-    extension_id: str
-    db_file: str
-    registered: bool
-    created_at: str
+__all__ = ["CATALOG_FILE", "REGISTRY_FILE", "RESERVED_FILES", "ExtensionRegistry", "Registration"]
 
 
 def not_registered(extension_id: str) -> NotFound:
@@ -62,11 +53,16 @@ class ExtensionRegistry:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def open(self) -> None:
+        """Load the registrations. A damaged registry does not stop the daemon: it is recorded
+        (every value-tracker route answers 503 naming it) until ``sidecar repair`` fixes it."""
         self.database_dir.mkdir(parents=True, exist_ok=True)
-        self._engine = write_engine(self.database_dir / REGISTRY_FILE, self._options)
-        with self._engine.begin() as conn:
-            RegistryBase.metadata.create_all(conn)
-        self.reload()
+        self._engine = write_engine(self.path, self._options)
+        try:
+            with guarded(self.path, write=True), self._engine.begin() as conn:
+                RegistryBase.metadata.create_all(conn)
+            self.reload()
+        except Damaged:
+            self._records = {}
         registered = sum(1 for r in self._records.values() if r.registered)
         log.info("database folder %s: %d registered extension(s)", self.database_dir, registered)
 
@@ -74,20 +70,18 @@ class ExtensionRegistry:
         """Read the registrations again (the indexer process does when the API process, which
         registers extensions, says they changed); databases whose file moved are closed."""
         assert self._engine is not None, "registry is not open"
-        with self._engine.begin() as conn:
-            rows = conn.execute(select(extension_records)).mappings().all()
-        records = {
-            row["extension_id"]: Registration(
-                row["extension_id"], row["db_file"], bool(row["registered"]), row["created_at"]
-            )
-            for row in rows
-        }
+        with guarded(self.path), self._engine.begin() as conn:
+            records = read_registrations(conn)
         with self._lock:
             for extension_id, db in list(self._open.items()):
                 record = records.get(extension_id)
                 if record is not None and self.database_dir / record.db_file != db.path:
                     self._close_db(extension_id)
             self._records = records
+
+    @property
+    def path(self) -> Path:
+        return self.database_dir / REGISTRY_FILE
 
     def close(self) -> None:
         with self._lock:
@@ -101,13 +95,22 @@ class ExtensionRegistry:
     # -- lookups -----------------------------------------------------------------------------
 
     def get(self, extension_id: str) -> ExtensionDatabase:
-        """The open database of a registered extension; 404 when it is not registered."""
+        """The open database of a registered extension; 404 when it is not registered, 503 when
+        its file (or the registry) is damaged or missing."""
+        FAULTS.check(self.path)
         record = self._records.get(extension_id)
         if record is None or not record.registered:
             raise not_registered(extension_id)
         db = self._open.get(extension_id)
         if db is not None:
             return db
+        path = self.database_dir / record.db_file
+        FAULTS.check(path)
+        if not path.exists():
+            # Never silently start a registered extension over with an empty file.
+            raise FAULTS.damaged(
+                path, f"the file is missing; restore it with sidecar restore-db {extension_id}"
+            )
         with self._lock:
             return self._open_db(self._records.get(extension_id) or record)
 
@@ -118,6 +121,7 @@ class ExtensionRegistry:
             return db
         record = self._records.get(extension_id)
         db_file = record.db_file if record is not None else f"{extension_id}.db"
+        FAULTS.check(self.database_dir / db_file)  # 503 for a damaged or missing file
         if not (self.database_dir / db_file).is_file():
             return None
         return self.index_database(extension_id)
@@ -125,11 +129,17 @@ class ExtensionRegistry:
     def index_database(self, extension_id: str) -> ExtensionDatabase | None:
         """The database chat data of ``extension_id`` is indexed into, registered or not: the
         extension's registered file, else ``<id>.db``. None when that file name belongs to
-        another extension (its ``dbPath``)."""
+        another extension (its ``dbPath``), or when the file is known to be damaged: the
+        chats are indexed without it, and repairing it re-indexes its chats."""
         db = self._open.get(extension_id)
         if db is not None:
             return db
         check_id(extension_id, "extension")
+        record = self._records.get(extension_id)
+        if FAULTS.damage_of(
+            self.database_dir / (record.db_file if record else f"{extension_id}.db")
+        ):
+            return None
         with self._lock:
             record = self._records.get(extension_id)
             if record is None:
@@ -160,6 +170,9 @@ class ExtensionRegistry:
 
     def check(self) -> tuple[bool, str]:
         """Whether the registry database answers (for health checks)."""
+        fault = FAULTS.damage_of(self.path)
+        if fault is not None:
+            return False, f"{fault.shown} is damaged ({fault.reason}); run sidecar repair"
         if self._engine is None:
             return False, "the registry database is not open"
         try:
@@ -193,7 +206,7 @@ class ExtensionRegistry:
         if not path.is_file():
             yield None
             return
-        with read_snapshot(path, self._options) as conn:
+        with guarded(path), read_snapshot(path, self._options) as conn:
             yield conn
 
     # -- changes -----------------------------------------------------------------------------
@@ -201,7 +214,8 @@ class ExtensionRegistry:
     def register(self, extension_id: str, db_path: str | None = None) -> None:
         """Register (idempotently) and open or create the database file."""
         check_id(extension_id, "extension")
-        db_file = self._db_file_for(extension_id, db_path)
+        db_file = db_file_for(self.database_dir, extension_id, db_path)
+        FAULTS.check(self.path)
         with self._lock:
             for other in self._records.values():
                 if other.db_file == db_file and other.extension_id != extension_id:
@@ -220,8 +234,16 @@ class ExtensionRegistry:
                 if current is None
                 else replace(current, db_file=db_file, registered=True)
             )
+            path = self.database_dir / db_file
+            created = not path.exists()
             self._open_db(record)
-            self._save(record, now)
+            try:
+                self._save(record, now)
+            except BaseException:
+                if created:  # no half-made registration: no file the registry does not know
+                    self._close_db(extension_id)
+                    remove_sqlite_files(path)
+                raise
             self._records[extension_id] = record
         log.info("registered extension %s (%s)", extension_id, db_file)
         self._changed()
@@ -246,19 +268,6 @@ class ExtensionRegistry:
         for callback in self.on_change:
             callback()
 
-    def _db_file_for(self, extension_id: str, db_path: str | None) -> str:
-        name = f"{extension_id}.db" if db_path is None else db_path
-        if db_path is not None and (
-            not _DB_FILE.fullmatch(db_path) or ".." in db_path or db_path in RESERVED_FILES
-        ):
-            raise InvalidInput(
-                "Invalid dbPath: it must be a file name ending in .db inside the database folder"
-            )
-        resolved = (self.database_dir / name).resolve()
-        if resolved.parent != self.database_dir.resolve():
-            raise InvalidInput("Invalid dbPath: it resolves outside the database folder")
-        return name
-
     def _open_db(self, record: Registration) -> ExtensionDatabase:
         db = self._open.get(record.extension_id)
         if db is None:
@@ -266,7 +275,7 @@ class ExtensionRegistry:
                 db = ExtensionDatabase(
                     record.extension_id, self.database_dir / record.db_file, self._options
                 )
-            except (sqlite3.DatabaseError, SQLAlchemyDatabaseError) as exc:
+            except (sqlite3.DatabaseError, SQLAlchemyDatabaseError) as exc:  # not a storage fault
                 log.error("cannot open database of %s: %s", record.extension_id, exc)
                 raise Conflict(
                     f"The database file of extension {record.extension_id} is not a usable "
@@ -282,17 +291,5 @@ class ExtensionRegistry:
 
     def _save(self, record: Registration, now: str) -> None:
         assert self._engine is not None, "registry is not open"
-        values = {
-            "extension_id": record.extension_id,
-            "db_file": record.db_file,
-            "registered": record.registered,
-            "created_at": record.created_at,
-            "updated_at": now,
-        }
-        with self._engine.begin() as conn:
-            conn.execute(
-                extension_records.delete().where(
-                    extension_records.c.extension_id == record.extension_id
-                )
-            )
-            conn.execute(extension_records.insert().values(**values))
+        with guarded(self.path, write=True), self._engine.begin() as conn:
+            write_registration(conn, record, now)

@@ -27,7 +27,8 @@ WRITER_CACHE_KIB = 16384
 # Past the limit SQLite reuses cached pages instead of allocating more (a soft limit: no
 # allocation fails because of it).
 SQLITE_HEAP_LIMIT_BYTES = 32 * 1024 * 1024
-WAL_AUTOCHECKPOINT_PAGES = 10000
+WAL_CHECKPOINT_PAGES = 2000  # ~8 MB of 4 KiB pages
+WAL_LIMIT_BYTES = 4 * 1024 * 1024  # what a WAL file is cut back to after a checkpoint
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,11 @@ def _configure(dbapi_conn: sqlite3.Connection, options: SqliteOptions, *, writer
             cursor.execute(f"PRAGMA synchronous={options.synchronous.upper()}")
             # A larger page cache keeps big indexing transactions from spilling to disk mid-way.
             cursor.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
-            # Checkpoint (which fsyncs) every ~40 MB of WAL rather than every 4 MB.
-            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+            # Checkpoint (which fsyncs) every WAL_CHECKPOINT_PAGES pages, and cut the WAL back
+            # to WAL_LIMIT_BYTES after each: every database has its own WAL, so unbounded WALs
+            # of ~40 MB each made the folder take several times the data root while indexing.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+            cursor.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             # INSERT OR REPLACE then fires delete triggers for the row it replaces, which keeps
             # the full-text indexes (sidecar.storage.fts) in sync.
             cursor.execute("PRAGMA recursive_triggers=ON")

@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, cast
 
 from watchdog.events import (
     EVENT_TYPE_CLOSED,
@@ -42,13 +43,22 @@ FILE_EVENT_TYPES = frozenset(
 DIR_EVENT_TYPES = frozenset({EVENT_TYPE_CREATED, EVENT_TYPE_DELETED, EVENT_TYPE_MOVED})
 
 
+class Sink(Protocol):
+    """Where the handler puts what it found: a path to look at, with the path it was moved from
+    when the event was a move between two chat paths."""
+
+    def __call__(self, path: Path, moved_from: Path | None = ..., /) -> None: ...
+
+
 class ChatEventHandler(FileSystemEventHandler):
     """on_any_event only: map an event to the path(s) that may have changed and hand them to
-    ``sink``. Moves report ``dest_path`` and ``src_path`` (which vanished); other events report
-    ``src_path``. Directory creations, deletions and moves report the directory (the worker
-    expands it). Only names that can be a chat file, or a folder on the way to one, pass: never
-    ``*.png``, never SillyTavern's temp files ``<chat>.jsonl.<digits>`` -- but the move of a temp
-    file onto ``<chat>.jsonl`` is a save, and reports the chat.
+    ``sink``. A move between two chat paths (``mv``, a folder rename) is handed over as one pair,
+    ``sink(dest, src)``, so the indexer knows that src became dest; a move in from elsewhere (a
+    SillyTavern save: its temp file ``<chat>.jsonl.<digits>`` renamed over the chat) reports the
+    destination, a move out reports the source (it vanished). Other events report ``src_path``.
+    Directory creations, deletions and moves report the directory (the worker expands it). Only
+    names that can be a chat file, or a folder on the way to one, pass: never ``*.png``, never
+    SillyTavern's temp files.
 
     The filter looks at names only (the file may already be gone) and is deliberately a little
     wider than discovery (it cannot tell a legacy root from a user folder without I/O);
@@ -58,7 +68,7 @@ class ChatEventHandler(FileSystemEventHandler):
     def __init__(
         self,
         root: Path,
-        sink: Callable[[Path], None],
+        sink: Sink | Callable[[Path], None],
         options: DiscoveryOptions | None = None,
     ) -> None:
         super().__init__()
@@ -69,27 +79,34 @@ class ChatEventHandler(FileSystemEventHandler):
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         try:
-            for path in self.paths_for(event):
-                self._sink(path)
+            for path, moved_from in self.changes_for(event):
+                if moved_from is None:
+                    self._sink(path)
+                else:
+                    cast(Sink, self._sink)(path, moved_from)
         except Exception:  # an exception here would end the observer's dispatcher thread
             log.exception("watch: cannot handle %r", event)
 
     def paths_for(self, event: FileSystemEvent) -> list[Path]:
-        """The paths worth processing for ``event`` (destination first for a move)."""
+        """The paths worth processing for ``event``."""
+        return [path for path, _moved_from in self.changes_for(event)]
+
+    def changes_for(self, event: FileSystemEvent) -> list[tuple[Path, Path | None]]:
+        """(path, moved_from) pairs worth processing for ``event``: at most one."""
         is_dir = event.is_directory
         if event.event_type not in (DIR_EVENT_TYPES if is_dir else FILE_EVENT_TYPES):
             return []
-        raw = (
-            [event.dest_path, event.src_path]
-            if event.event_type == EVENT_TYPE_MOVED
-            else [event.src_path]
-        )
-        paths: list[Path] = []
-        for item in raw:
-            text = os.fsdecode(item)
-            if text and self._wanted(text, is_dir=is_dir):
-                paths.append(Path(text))
-        return paths
+        src = self._wanted_path(event.src_path, is_dir=is_dir)
+        if event.event_type != EVENT_TYPE_MOVED:
+            return [] if src is None else [(src, None)]
+        dest = self._wanted_path(event.dest_path, is_dir=is_dir)
+        if dest is None:
+            return [] if src is None else [(src, None)]
+        return [(dest, src)]
+
+    def _wanted_path(self, raw: bytes | str, *, is_dir: bool) -> Path | None:
+        text = os.fsdecode(raw)
+        return Path(text) if text and self._wanted(text, is_dir=is_dir) else None
 
     def _wanted(self, path: str, *, is_dir: bool) -> bool:
         parts = self._parts(path)

@@ -8,14 +8,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sidecar.watch.coalesce import Coalescer
+from sidecar.watch.coalesce import Change, Coalescer
 
 log = logging.getLogger(__name__)
 
 
 class WatchWorker:
     """One daemon thread: waits (bounded waits, stop event checked) for due paths from the
-    Coalescer and calls ``process(path)`` for each, one at a time, oldest first; exceptions from
+    Coalescer and calls ``process(change)`` for each (a :class:`Change`: the path, the path a
+    move brought it from, when it was observed), one at a time, oldest first; exceptions from
     ``process`` are logged with traceback and do not kill the thread.
 
     ``process`` is given by the caller (the daemon passes a function that indexes a file path, or
@@ -27,7 +28,7 @@ class WatchWorker:
     def __init__(
         self,
         coalescer: Coalescer,
-        process: Callable[[Path], None],
+        process: Callable[[Change], None],
         name: str = "sidecar-indexer",
         *,
         idle_wait: float = 1.0,
@@ -76,20 +77,20 @@ class WatchWorker:
     def _run(self) -> None:
         log.debug("%s started", self._name)
         while not self._stop.is_set():
-            due = self._coalescer.pop_due(limit=1)
+            due = self._coalescer.pop_due_changes(limit=1)
             if not due:
                 self._coalescer.wait(self._idle_wait)
                 continue
             self._run_one(due[0])
         log.debug("%s stopped", self._name)
 
-    def _run_one(self, path: Path) -> None:
+    def _run_one(self, change: Change) -> None:
         self._busy_since = time.monotonic()
         try:
-            self._process(path)
+            self._process(change)
         except Exception:
             self.failed += 1
-            log.exception("%s: processing %s failed", self._name, path)
+            log.exception("%s: processing %s failed", self._name, change.path)
         finally:
             self.processed += 1
             self._busy_since = None

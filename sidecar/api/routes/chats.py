@@ -12,6 +12,7 @@ from litestar.params import FromPath, QueryParameter
 from sidecar.api.operation import GET, operation
 from sidecar.api.routes.data import key_from_path, raw_key
 from sidecar.api.schemas import INT64_MAX, INT64_MIN, PathInt
+from sidecar.query import chat_data
 from sidecar.query import chats as chat_queries
 from sidecar.query import messages as message_queries
 from sidecar.query.context import QueryContext
@@ -20,6 +21,7 @@ from sidecar.query.pages import Page
 CHAT = "/chats/{chat_id:str}"
 MESSAGE = CHAT + "/messages/{position:int}"
 DATA = MESSAGE + "/data/{namespace:str}"
+CHAT_DATA = CHAT + "/data/{namespace:str}"
 
 Limit = Annotated[
     int | None, QueryParameter(name="limit", required=False, description="1..1000, default 100")
@@ -52,7 +54,9 @@ def list_chats(
     namespace: Annotated[
         str | None,
         QueryParameter(
-            name="namespace", required=False, description="chats with a message carrying it"
+            name="namespace",
+            required=False,
+            description="chats with a message, or chat metadata, carrying it",
         ),
     ] = None,
     q: Annotated[
@@ -214,6 +218,37 @@ def get_key_data(
     )
 
 
+@operation(GET, CHAT_DATA, "getChatNamespaceData")
+def get_chat_namespace_data(
+    *,
+    request: Request[Any, Any, Any],
+    queries: NamedDependency[QueryContext],
+    st_user: NamedDependency[str | None],
+    chat_id: FromPath[str],
+    namespace: FromPath[str],
+) -> dict[str, Any]:
+    """The chat's own object of the namespace (``chat_metadata.<namespace>``)."""
+    key = raw_key(request, "{namespace}")  # a key made only of "/" is routed here
+    if key is not None:
+        return chat_data.key_value(queries, chat_id, namespace, key, st_user)
+    return chat_data.namespace_object(queries, chat_id, namespace, st_user)
+
+
+@operation(GET, CHAT_DATA + "/{key:path}", "getChatNamespaceDataKey")
+def get_chat_key_data(
+    *,
+    request: Request[Any, Any, Any],
+    queries: NamedDependency[QueryContext],
+    st_user: NamedDependency[str | None],
+    chat_id: FromPath[str],
+    namespace: FromPath[str],
+    key: FromPath[str],
+) -> dict[str, Any]:
+    """``{"<key>": value}`` of the chat's own object of the namespace; keys are URL-encoded."""
+    real_key = key_from_path(request, "{namespace}", key)
+    return chat_data.key_value(queries, chat_id, namespace, real_key, st_user)
+
+
 router = Router(
     "/",
     route_handlers=[
@@ -223,5 +258,7 @@ router = Router(
         get_message,
         get_namespace_data,
         get_key_data,
+        get_chat_namespace_data,
+        get_chat_key_data,
     ],
 )

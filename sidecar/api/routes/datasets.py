@@ -12,6 +12,8 @@ from litestar.params import FromPath, QueryParameter
 from sidecar.api.operation import GET, operation
 from sidecar.api.routes.data import key_from_path
 from sidecar.api.schemas import PathInt
+from sidecar.errors import InvalidInput
+from sidecar.query.chat_data import query_chat_data
 from sidecar.query.context import QueryContext
 from sidecar.query.datasets import DataFilter, query_data
 from sidecar.query.history import ChatHistory, chat_history, value_history
@@ -34,13 +36,30 @@ def namespace_data(
     chat_id: Annotated[str | None, QueryParameter(name="chatId", required=False)] = None,
     user: Annotated[str | None, QueryParameter(name="user", required=False)] = None,
     selected: Annotated[bool | None, QueryParameter(name="selected", required=False)] = None,
+    level: Annotated[
+        str | None,
+        QueryParameter(
+            name="level",
+            required=False,
+            description="message (default): values of messages; chat: the chats' own "
+            "chat_metadata.<namespace> values",
+        ),
+    ] = None,
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> Page:
-    """Message values of one namespace across chats, in chat order (chatId, position, swipe,
-    key). ``value`` is JSON when it parses, else a string; ``gt``/``lt`` compare numbers;
-    ``selected=true`` keeps selected swipes only (``false``: the others)."""
+    """Values of one namespace across chats. Message values (``level=message``, the default) in
+    chat order (chatId, position, swipe, key); chat-level values (``level=chat``: ``chatId``,
+    ``user``, ``key``, ``value``) by (chatId, key). ``value`` is JSON when it parses, else a
+    string; ``gt``/``lt`` compare numbers; ``selected=true`` keeps selected swipes only
+    (``false``: the others)."""
     where = DataFilter(key, value, gt, lt, chat_id, user, selected)
+    if level not in (None, "message", "chat"):
+        raise InvalidInput("level must be message or chat")
+    if level == "chat":
+        return query_chat_data(
+            queries, namespace, where, st_user=st_user, limit=limit, cursor=cursor
+        )
     return query_data(queries, namespace, where, st_user=st_user, limit=limit, cursor=cursor)
 
 
@@ -75,6 +94,32 @@ def message_value_history(
     )
 
 
+@operation(GET, "/chats/{chat_id:str}/history/{namespace:str}/{key:path}", "getChatValueHistory")
+def chat_value_history(
+    *,
+    request: Request[Any, Any, Any],
+    queries: NamedDependency[QueryContext],
+    st_user: NamedDependency[str | None],
+    chat_id: FromPath[str],
+    namespace: FromPath[str],
+    key: FromPath[str],
+    limit: Limit = None,
+    cursor: Cursor = None,
+) -> Page:
+    """Every recorded version of one chat-level value (``chat_metadata.<namespace>.<key>``),
+    oldest first; the current value (``replacedAt``/``reason`` null) last."""
+    return value_history(
+        queries,
+        chat_id,
+        None,
+        namespace,
+        key_from_path(request, "{namespace}", key),
+        st_user=st_user,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
 @operation(GET, "/chats/{chat_id:str}/history", "getChatDataHistory")
 def chat_data_history(
     queries: NamedDependency[QueryContext],
@@ -87,4 +132,7 @@ def chat_data_history(
     return chat_history(queries, chat_id, st_user=st_user)
 
 
-router = Router("/", route_handlers=[namespace_data, message_value_history, chat_data_history])
+router = Router(
+    "/",
+    route_handlers=[namespace_data, message_value_history, chat_value_history, chat_data_history],
+)

@@ -14,8 +14,10 @@ from litestar.openapi import ResponseSpec
 from sidecar import __version__
 from sidecar.api.deps import provide_registry
 from sidecar.api.operation import GET, operation
+from sidecar.errors import SidecarError
 from sidecar.query.context import QueryContext
 from sidecar.recovery.disk_usage import disk_usage
+from sidecar.storage.faults import FAULTS
 from sidecar.storage.registry import ExtensionRegistry
 
 
@@ -54,6 +56,8 @@ def healthz(state: State, registry: NamedDependency[ExtensionRegistry]) -> Respo
     source = _source(state)
     if ok and source is not None:
         ok, reason = source.health()
+    if ok:  # damaged files, a full disk (sidecar.storage.faults)
+        ok, reason = FAULTS.health(registry.database_dir)
     body = HealthBody("ok" if ok else "unhealthy", reason)
     return Response(body, status_code=200 if ok else 503, media_type=MediaType.JSON)
 
@@ -66,7 +70,10 @@ def status(
 ) -> dict[str, Any]:
     """Counts, queue depth, last indexed time, lag, problems, watch mode, disk use."""
     source = _source(state)
-    report = source.status() if source is not None else {"watchMode": "disabled"}
+    try:
+        report = source.status() if source is not None else {"watchMode": "disabled"}
+    except SidecarError as exc:  # a damaged catalog: say so, and still list the faults
+        report = {"watchMode": "unavailable", "error": exc.message}
     started: float = getattr(state, "started_at", time.monotonic())
     registered = sum(1 for r in registry.registrations() if r.registered)
     return {
@@ -75,6 +82,19 @@ def status(
         "registeredExtensions": registered,
         **report,
         "diskUsage": _camel(disk_usage(queries.catalog_path.parent)),
+        # What this process met, and what the indexer process met (its status carries it).
+        "storage": merge_reports(FAULTS.report(registry.database_dir), report.get("storage")),
+    }
+
+
+def merge_reports(mine: dict[str, Any], other: object) -> dict[str, Any]:
+    """Two processes' :meth:`FaultBook.report`: every damaged file once, the full disk."""
+    if not isinstance(other, dict):
+        return mine
+    damaged = {f["file"]: f for f in [*other.get("damaged", []), *mine["damaged"]]}
+    return {
+        "damaged": [damaged[name] for name in sorted(damaged)],
+        "diskFull": mine["diskFull"] or other.get("diskFull"),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
+from sqlalchemy.exc import OperationalError
 
 from sidecar.api.operation import DELETE, GET, POST, operation
 from sidecar.api.schemas import (
@@ -13,6 +14,7 @@ from sidecar.api.schemas import (
     RegisterBody,
     SuccessMessage,
 )
+from sidecar.errors import Damaged, DiskFull
 from sidecar.storage.registry import ExtensionRegistry
 from sidecar.tracker.entities import stats
 
@@ -40,8 +42,15 @@ def list_extensions(registry: NamedDependency[ExtensionRegistry]) -> list[Extens
     """Every extension sidecar knows, registered or not, with row counts."""
     result = []
     for record in registry.registrations():
-        with registry.peek(record.extension_id) as conn:
-            counts = stats(conn) if conn is not None else None
+        counts, problem = None, None
+        try:
+            with registry.peek(record.extension_id) as conn:
+                counts = stats(conn) if conn is not None else None
+        except (Damaged, DiskFull) as exc:  # listed as damaged; the others are unaffected
+            problem = exc.message
+        except OperationalError as exc:  # a file with no tables yet holds nothing
+            if "no such table" not in str(exc):
+                raise
         result.append(
             ExtensionInfo(
                 extension_id=record.extension_id,
@@ -50,6 +59,7 @@ def list_extensions(registry: NamedDependency[ExtensionRegistry]) -> list[Extens
                 characters=counts.characters if counts else 0,
                 instances=counts.instances if counts else 0,
                 data_keys=counts.data_keys if counts else 0,
+                problem=problem,
             )
         )
     return result

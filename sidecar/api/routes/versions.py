@@ -20,6 +20,7 @@ from sidecar.errors import NotFound
 from sidecar.query.context import CHAT_NOT_FOUND, QueryContext
 from sidecar.query.pages import Page
 from sidecar.recovery import versions as recovery
+from sidecar.recovery.version_diff import diff_versions
 from sidecar.storage.linestore import LineStore
 
 CHAT = "/chats/{chat_id:str}"
@@ -141,7 +142,7 @@ def version_diff(
         raise NotFound(recovery.VERSION_NOT_FOUND)
     with queries.catalog() as snapshot:
         conn = _chat(snapshot, chat_id, st_user)
-        return recovery.diff_versions(conn, line_store(queries), chat_id, version, other)
+        return diff_versions(conn, line_store(queries), chat_id, version, other)
 
 
 router = Router("/", route_handlers=[list_versions, version_file, version_diff])
