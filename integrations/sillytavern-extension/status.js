@@ -12,9 +12,9 @@ function line(iconName, text, className = '') {
     return el('div', { className: `sidecar-status-line ${className}`.trim() }, icon(iconName), el('span', { text }));
 }
 
-/** `damaged` as sidecar's /status may report it: strings or `{file|path, problem|error|reason}`. */
+/** The damaged files /status lists (`storage.damaged`: `{file, problem, since}`) as lines. */
 function damagedEntries(status) {
-    const damaged = status.damaged ?? status.damagedFiles ?? [];
+    const damaged = status.storage?.damaged ?? status.damaged ?? [];
     const list = Array.isArray(damaged) ? damaged : Object.entries(damaged).map(([file, problem]) => ({ file, problem }));
     return list.map((entry) => {
         if (typeof entry === 'string') return entry;
@@ -58,6 +58,9 @@ export async function statusView() {
     if (status.problems > 0) {
         view.append(line('fa-circle-exclamation', t`${status.problems} lines of chat files could not be read (sidecar's log names them).`, 'sidecar-warn'));
     }
+    if (status.error) view.append(line('fa-burst', status.error, 'sidecar-bad'));
+    const full = status.storage?.diskFull; // sidecar's own message: which disk, what still works
+    if (full) view.append(line('fa-hard-drive', typeof full === 'string' ? full : t`sidecar's disk is full.`, 'sidecar-bad'));
     const damaged = damagedEntries(status);
     if (damaged.length) {
         view.append(line('fa-burst', t`Damaged files (run "sidecar repair"):`, 'sidecar-bad'),
