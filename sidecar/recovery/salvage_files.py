@@ -24,7 +24,7 @@ from sidecar.storage.catalog import CatalogDatabase
 from sidecar.storage.catalog_tables import CatalogBase
 from sidecar.storage.extension_db import EXTENSION_METADATA, Database, ExtensionDatabase
 from sidecar.storage.schema import RegistryBase
-from sidecar.storage.sqlite import SqliteOptions
+from sidecar.storage.sqlite import SqliteOptions, register_functions
 
 PLACEHOLDER_CHARACTER = "salvaged"
 EXTENSION_TABLES = [t.name for t in EXTENSION_METADATA.sorted_tables]
@@ -33,6 +33,7 @@ CATALOG_TABLES = [t.name for t in CatalogBase.metadata.sorted_tables]
 
 def _fill(path: Path, source: Path, tables: list[str], report: Salvaged) -> sqlite3.Connection:
     dest = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+    register_functions(dest)  # the catalog's full-text triggers call sidecar_segment
     dest.execute("PRAGMA foreign_keys=OFF")  # parents may be lost; re-attached afterwards
     dest.execute("PRAGMA recursive_triggers=ON")
     dest.execute("BEGIN IMMEDIATE")

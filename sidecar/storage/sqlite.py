@@ -37,10 +37,17 @@ class SqliteOptions:
     busy_timeout_ms: int = 5000
 
 
-def _configure(dbapi_conn: sqlite3.Connection, options: SqliteOptions, *, writer: bool) -> None:
-    # The full-text triggers segment CJK text with it (sidecar.storage.fts); readers register it
-    # too, so that any query may use it.
+def register_functions(dbapi_conn: sqlite3.Connection) -> None:
+    """Register the SQL functions sidecar's schema calls, on any connection that writes rows.
+
+    The full-text triggers segment CJK text with ``sidecar_segment`` (sidecar.storage.fts), so a
+    connection without it cannot insert a message; readers register it too, so any query may use it.
+    """
     dbapi_conn.create_function(SQL_FUNCTION, 1, segment, deterministic=True)
+
+
+def _configure(dbapi_conn: sqlite3.Connection, options: SqliteOptions, *, writer: bool) -> None:
+    register_functions(dbapi_conn)
     cursor = dbapi_conn.cursor()
     try:
         # busy_timeout first: switching to WAL can itself meet a busy database.
