@@ -18,6 +18,8 @@ from tests.st_files import SOLO, header, message, st_save
 
 PREFIX = "/api/plugins/valuetracker"
 GUARD = handsoff_guard.install()
+# The end-to-end fixtures (real SillyTavern, sidecar subprocess, headless Chromium).
+pytest_plugins = ["tests.st_harness"]
 
 
 def _hands_off(scope: str) -> Iterator[None]:

@@ -114,9 +114,11 @@ def _describe(before: Entry, after: Entry) -> str:
 class Manifest:
     """The expected state of everything under ``root``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, scanned: bool = True) -> None:
+        """``scanned=False``: only the root's extent (``covers``), for a root whose content is
+        not held to a manifest (one SillyTavern writes itself: see ``handsoff_guard``)."""
         self.root = os.path.abspath(root)
-        self.expected = scan(self.root)
+        self.expected = scan(self.root) if scanned else {}
 
     def covers(self, path: str) -> bool:
         return path == self.root or path.startswith(self.root + os.sep)

@@ -10,6 +10,7 @@ from sidecar.cli import (
     backups,
     importing,
     index,
+    install,
     maintenance,
     recovery,
     repair,
@@ -37,6 +38,7 @@ for command in (
     repair.repair_command,
     backups.backup_command,
     backups.restore_db_command,
+    install.install_sillytavern,
 ):
     cli.add_command(command)
 
