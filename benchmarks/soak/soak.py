@@ -24,8 +24,8 @@ after the load (clients gone) no more than before it, other fds (databases, line
 end of the run at most 2 more than at its middle (a read pool may open one more connection late;
 a leak keeps growing); the change feeds followed without a failure; every scheduled save made
 (how late the latest was is printed); no error in the daemon's log; exit 0 after SIGTERM;
-SillyTavern files unchanged. The RSS slope over the second half (MB/min) is printed too: a leak
-keeps it up. Latency has no target: it is reported per interval.
+SillyTavern files unchanged; API p99 latency (from when each request was due) at most 250 ms in
+every interval. The RSS slope over the second half (MB/min) is printed too: a leak keeps it up.
 
 Run:  python benchmarks/soak/soak.py [--minutes 10] [--chats 50] [--rate 200] [--seed 1]
       (``--seconds N`` for a short run; ``--keep DIR`` keeps the data, databases and log.)

@@ -18,6 +18,7 @@ from soak_daemon import Daemon, Sample, Sampler
 from tests import handsoff
 
 RSS_GROWTH = 0.10  # target: RSS growth after the warm-up below 10%
+P99_MS = 250.0  # target (issue 15): API p99 at most 250 ms in every interval
 WARM_UP = 0.2  # the first 20% of the run (at least one interval): caches fill, pools open
 # A database's pool of read connections opens them on demand, up to a fixed number, so one more
 # (its file and WAL: 2 fds) may appear late in a run; a leak grows without end.
@@ -158,8 +159,11 @@ def finish(
     )
     untouched = handsoff.check(manifest)
     feeds_ok = all(f["events"] > 0 and f["failures"] == 0 for f in summary["feeds"])
+    worst = max((pct(item.latencies, 99) for item in intervals), default=0.0)
     targets = [
         ("errors: 0", not errors, f"{sum(errors.values())} of {requests:,} requests"),
+        (f"p99 <= {P99_MS:.0f} ms in every interval", worst <= P99_MS,
+         f"worst interval p99 {worst:.0f} ms"),
         ("final index equals the files", not result.problems and result.chats_equal == len(chats),
          f"{result.chats_equal}/{len(chats)} chats"),
         (f"RSS growth < {RSS_GROWTH:.0%} after warm-up", growth < RSS_GROWTH,
