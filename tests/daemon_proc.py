@@ -77,6 +77,13 @@ def catalog_count(daemon: Daemon) -> int:
     return int(status["chats"])
 
 
+def indexed(daemon: Daemon, chats: int, messages: int) -> bool:
+    """The catalog holds ``chats`` chats and ``messages`` messages: a new chat's row can be
+    committed before its messages are (reconciled first, then indexed)."""
+    status = daemon.get(PREFIX + "/status").json()
+    return (status["chats"], status["messages"]) == (chats, messages)
+
+
 def sse_messages(daemon: Daemon, count: int, last_event_id: str | None) -> list[dict[str, Any]]:
     """The first ``count`` messages of a new feed connection, as ``{event, id, data}``."""
     headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}

@@ -18,6 +18,7 @@ from tests.daemon_proc import (
     PREFIX,
     Daemon,
     catalog_count,
+    indexed,
 )
 from tests.live_server import free_port, wait_until
 from tests.st_files import SOLO, header, message, st_save
@@ -29,7 +30,7 @@ def test_run_watches_serves_notifies_and_stops_cleanly(daemon: Daemon) -> None:
     assert any("READY=1" in m for m in ready)
     health = daemon.get("/healthz")
     assert (health.status_code, health.json()["status"]) == (200, "ok")
-    wait_until(lambda: catalog_count(daemon) == 1, timeout=15)
+    wait_until(lambda: indexed(daemon, chats=1, messages=1), timeout=15)
     status = daemon.get(PREFIX + "/status").json()
     assert status["watchMode"] in ("native", "polling")
     assert status["messages"] == 1
@@ -71,6 +72,10 @@ def test_run_watches_serves_notifies_and_stops_cleanly(daemon: Daemon) -> None:
     assert time.monotonic() - started < 10
     assert any("STOPPING=1" in m for m in daemon.messages(until="STOPPING=1"))
     listener.join(timeout=5)
+    # Every write is folded into its database: no WAL or shared-memory file stays behind.
+    db_dir = daemon.tmp / "db"
+    assert (db_dir / "sidecar.index.db").is_file()
+    assert sorted(p.name for p in db_dir.glob("*.db-*")) == []
 
 
 def test_changes_made_while_stopped_are_picked_up_at_start(daemon: Daemon) -> None:
@@ -131,7 +136,7 @@ def test_one_writer_per_database_folder(daemon: Daemon) -> None:
 def test_status_reports_disk_use(daemon: Daemon) -> None:
     daemon.start()
     daemon.messages(until="READY=1")
-    wait_until(lambda: catalog_count(daemon) == 1, timeout=15)
+    wait_until(lambda: indexed(daemon, chats=1, messages=1), timeout=15)
     usage = daemon.get(PREFIX + "/status").json()["diskUsage"]
     assert usage["catalog"] > 0
     assert usage["lineStore"] > 0

@@ -12,6 +12,7 @@ from tests.daemon_proc import (
     Daemon,
     alive,
     catalog_count,
+    indexed,
     indexer_pid,
     sse_messages,
 )
@@ -24,7 +25,7 @@ def test_a_client_from_before_a_restart_gets_exactly_what_it_missed(daemon: Daem
     (the changes found while reconciling included); an id sidecar never issued gets a reset."""
     daemon.start()
     daemon.messages(until="READY=1")
-    wait_until(lambda: catalog_count(daemon) == 1, timeout=15)
+    wait_until(lambda: indexed(daemon, chats=1, messages=1), timeout=15)
     first = sse_messages(daemon, 1, None)[0]
     assert first["event"] == "position"
     st_save(daemon.root / SOLO / "old.jsonl", [header(), message("hi", extra={"ext": {"n": 2}})])
@@ -57,7 +58,7 @@ def test_a_client_from_before_a_restart_gets_exactly_what_it_missed(daemon: Daem
 def test_the_indexer_process_is_restarted_when_it_dies(daemon: Daemon) -> None:
     daemon.start()
     daemon.messages(until="READY=1")
-    wait_until(lambda: catalog_count(daemon) == 1, timeout=15)
+    wait_until(lambda: indexed(daemon, chats=1, messages=1), timeout=15)
     first = indexer_pid(daemon)
     os.kill(first, signal.SIGKILL)
     reasons: list[str] = []

@@ -25,6 +25,7 @@ from sidecar.events import CatalogEvents, EventHub
 from sidecar.exit_codes import ExitCode
 from sidecar.storage.lock import DatabaseLocked, hold_lock
 from sidecar.storage.registry import CATALOG_FILE
+from sidecar.storage.wal import fold_wal_files
 
 log = logging.getLogger("sidecar")
 
@@ -153,7 +154,8 @@ def _serve(settings: Settings, sock: socket.socket, notifier: Notifier, lock_fd:
     options = sqlite_options(settings)
     catalog = settings.storage.database_dir / CATALOG_FILE
     registry = create_registry(settings)
-    hub = EventHub(CatalogEvents(catalog, options))
+    events = CatalogEvents(catalog, options)
+    hub = EventHub(events)
     supervisor = IndexerSupervisor(settings, hub, notifier, catalog, options, lock_fd=lock_fd)
     registry.on_change.append(supervisor.registry_changed)
     config = uvicorn.Config(
@@ -174,4 +176,8 @@ def _serve(settings: Settings, sock: socket.socket, notifier: Notifier, lock_fd:
     # uvicorn's loop choice ("auto": uvloop, installed with uvicorn[standard]), as uvicorn.run
     # would make it: about 30 us less CPU per request than asyncio's own loop.
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        return runner.run(_run(_Server(config, stopping), sock, supervisor, notifier))
+        code = runner.run(_run(_Server(config, stopping), sock, supervisor, notifier))
+    events.close()
+    # Both halves have closed every connection; the lock is still ours (sidecar.storage.wal).
+    fold_wal_files(settings.storage.database_dir)
+    return code
