@@ -13,7 +13,7 @@ characters. For ``--minutes``:
 
 Every interval it prints requests, errors, p50/p99 latency, saves, change events received, and
 the daemon's RSS (``/proc/<pid>/status``), open file descriptors (``/proc/<pid>/fd``), threads and
-CPU. At the end, once the daemon has caught up, it reads every chat through the API and compares
+CPU, summed over its two processes (the API process and the indexer process). At the end, once the daemon has caught up, it reads every chat through the API and compares
 it with the last saved file (message count, each message's text and swipes, and every swipe's
 extension data), counts the versions sidecar recorded against the saves made, checks the
 SillyTavern files are exactly as the saves left them, and stops the daemon with SIGTERM.

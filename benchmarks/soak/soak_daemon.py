@@ -70,22 +70,39 @@ class Daemon:
                 sys.exit(f"daemon not {what} after {seconds:g} s:\n{self.log_tail()}")
             time.sleep(0.1)
 
+    def pids(self) -> list[int]:
+        """The daemon's processes: the API process and its children (the indexer process)."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        try:
+            return [self.proc.pid, *(int(pid) for pid in children.read_text().split())]
+        except OSError:
+            return [self.proc.pid]
+
     def sample(self) -> Sample:
-        status = Path(f"/proc/{self.proc.pid}/status").read_text().splitlines()
-        fields = dict(line.split(":", 1) for line in status)
-        stat = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
-        names = self.open_fds()
-        rss = int(fields["VmRSS"].split()[0]) / 1024
+        """RSS, fds, threads and CPU summed over both of the daemon's processes."""
+        rss = cpu = 0.0
+        threads = 0
+        names: Counter[str] = Counter()
+        for pid in self.pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text().splitlines()
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                names += self.open_fds(pid)
+            except OSError:  # a child that just ended
+                continue
+            fields = dict(line.split(":", 1) for line in status)
+            cpu += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+            rss += int(fields["VmRSS"].split()[0]) / 1024
+            threads += int(fields["Threads"])
         fds, sockets = sum(names.values()), names.pop("socket", 0)
-        return Sample(time.monotonic(), rss, fds, sockets, int(fields["Threads"]), cpu,
+        return Sample(time.monotonic(), rss, fds, sockets, threads, cpu,
                       tuple(sorted(names.items())))  # fmt: skip
 
-    def open_fds(self) -> Counter[str]:
+    def open_fds(self, pid: int) -> Counter[str]:
         """Open fds by name: ``socket``, a file's name (``qvink_memory.db-wal``), or the kind
         (``pipe``, ``anon_inode:inotify``)."""
         names: Counter[str] = Counter()
-        folder = f"/proc/{self.proc.pid}/fd"
+        folder = f"/proc/{pid}/fd"
         for fd in os.listdir(folder):
             try:
                 target = os.readlink(f"{folder}/{fd}")
