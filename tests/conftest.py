@@ -19,7 +19,7 @@ from tests.st_files import SOLO, header, message, st_save
 PREFIX = "/api/plugins/valuetracker"
 GUARD = handsoff_guard.install()
 # The end-to-end fixtures (real SillyTavern, sidecar subprocess, headless Chromium).
-pytest_plugins = ["tests.st_harness"]
+pytest_plugins = ["tests.st_harness", "tests.old_valuetracker_db"]
 
 
 def _hands_off(scope: str) -> Iterator[None]:
