@@ -16,7 +16,7 @@ import pytest
 from sidecar.sillytavern.chatfile import ChatFile, line_hash
 from sidecar.storage.linestore import LineRef
 from tests import handsoff
-from tests.hostile_cases import HOSTILE_DIR, Big, Case, good
+from tests.hostile_parts import HOSTILE_DIR, Big, Case, good
 from tests.index_harness import Harness
 
 T = TypeVar("T")

@@ -14,13 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile_cases import (
-    CASES,
-    HOSTILE_DIR,
-    Case,
-    fingerprint,
-    good,
-)
+from tests.hostile_cases import CASES
 from tests.hostile_checks import (
     HANG,
     NEIGHBOUR,
@@ -31,6 +25,7 @@ from tests.hostile_checks import (
     store_is_consistent,
     within,
 )
+from tests.hostile_parts import HOSTILE_DIR, Case, fingerprint, good
 from tests.index_harness import Harness
 from tests.st_files import header, message, st_save
 

@@ -16,14 +16,7 @@ import pytest
 
 from sidecar.watch import ChatEventHandler, WatchMode, start_observer, stop_observer
 from tests import handsoff
-from tests.hostile_cases import (
-    CASES,
-    HEADER,
-    HOSTILE_DIR,
-    Case,
-    good,
-    joined,
-)
+from tests.hostile_cases import CASES
 from tests.hostile_checks import (
     HANG,
     NEIGHBOUR,
@@ -34,6 +27,7 @@ from tests.hostile_checks import (
     within,
 )
 from tests.hostile_daemon import Client, running_daemon
+from tests.hostile_parts import HEADER, HOSTILE_DIR, Case, good, joined
 from tests.live_server import free_port, wait_until
 from tests.st_files import st_save
 

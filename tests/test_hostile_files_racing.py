@@ -17,12 +17,6 @@ from sidecar.indexer.update import ChatUpdate
 from sidecar.indexer.update_state import IndexResult
 from sidecar.sillytavern.chatfile import ChatFile
 from tests import handsoff
-from tests.hostile_cases import (
-    HEADER,
-    HOSTILE_DIR,
-    good,
-    joined,
-)
 from tests.hostile_checks import (
     HANG,
     Injected,
@@ -33,6 +27,7 @@ from tests.hostile_checks import (
     store_is_consistent,
     within,
 )
+from tests.hostile_parts import HEADER, HOSTILE_DIR, good, joined
 from tests.index_harness import Harness
 from tests.st_files import st_save
 
