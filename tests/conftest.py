@@ -19,7 +19,7 @@ from tests.st_files import SOLO, header, message, st_save
 PREFIX = "/api/plugins/valuetracker"
 GUARD = handsoff_guard.install()
 # The end-to-end fixtures (real SillyTavern, sidecar subprocess, headless Chromium).
-pytest_plugins = ["tests.st_harness", "tests.old_valuetracker_db"]
+pytest_plugins = ["tests.st_harness", "tests.old_valuetracker_db", "tests.st_discovery_tree"]
 
 
 def _hands_off(scope: str) -> Iterator[None]:
