@@ -35,6 +35,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import chat_text
 import chatgen
 from sidecar_run import PREFIX, STARTED, STOP_SECONDS, Daemon, Feed, Stop, usage
 
@@ -92,7 +93,7 @@ def saves(feed: Feed, heavy: chatgen.GeneratedChat, rng: random.Random) -> list[
 
 def latency_run(work: Path, args: argparse.Namespace) -> tuple[list[float], str, Stop]:
     root = work / "latency-data"
-    pool, started = chatgen._pool(args.seed), time.perf_counter()
+    pool, started = chat_text.text_pool(args.seed), time.perf_counter()
     specs = chatgen.plan_corpus(1.0, args.seed, with_big=False)[:4]  # heavy + 3 ordinary
     chats = [chatgen.write_chat(root, s, args.seed * 100_003 + i, pool)
              for i, s in enumerate(specs)]  # fmt: skip
@@ -127,7 +128,7 @@ def latency_run(work: Path, args: argparse.Namespace) -> tuple[list[float], str,
 
 def idle_run(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     root, db_dir = work / "idle-data", work / "idle-db"
-    pool, rng = chatgen._pool(args.seed), random.Random(args.seed)
+    pool, rng = chat_text.text_pool(args.seed), random.Random(args.seed)
     started, total = time.perf_counter(), 0
     for i in range(IDLE_CHATS):
         n = rng.randint(20, 50)
