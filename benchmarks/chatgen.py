@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from chat_text import text_pool
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # benchmarks run as scripts; the tests/ helpers are in the repo
@@ -44,51 +45,9 @@ CHARACTERS = (
     "Wren", "Yuki-onna", "Zephyr", "The Narrator", "Dungeon Master",
 )  # fmt: skip
 MODELS = ("gpt-4o", "claude-sonnet-4-5", "gemini-2.5-pro", "deepseek-reasoner", "glm-4.6")
-WORDS = (  # noqa: SIM905 - a word list reads better as text
-    "the she he they her his their and but with into from over under again softly slowly light "
-    "shadow door window rain fire blade voice hand eyes smile breath silence night morning castle "
-    "forest road tavern letter promise memory dream whisper laugh glance step turn reach café "
-    "naïve déjà 字字 ещё — … 😀"
-).split()
-SYLLABLES = (
-    "ka", "ri", "mo", "en", "thal", "vor", "is", "an", "del", "ur",
-    "sha", "ne", "li", "gor", "bel", "tha", "ry", "os", "im", "qua",
-)  # fmt: skip
-
-
-def _vocabulary() -> tuple[list[str], list[float]]:
-    """The common words first, then 6,000 made-up words, with Zipf weights (1/rank): like real
-    text, a few words are everywhere and most words are rare (which is what search meets)."""
-    made_up = [
-        a + b + c for a in SYLLABLES for b in SYLLABLES for c in ("", *SYLLABLES[:14]) if a != b
-    ][:6000]
-    words = list(WORDS) + made_up
-    return words, [1.0 / (rank + 1) for rank in range(len(words))]
-
-
-VOCABULARY, ZIPF = _vocabulary()
 ENC = msgspec.json.Encoder()
 MIN_UNIT = 400.0  # characters: user messages 40-240, bot swipes 200-600 at the least
 MIN_MESSAGES = 200
-
-
-def _pool(seed: int, chars: int = 1 << 21) -> str:
-    """A long role-play-ish text to slice from: words, *actions*, "quotes", paragraphs."""
-    rng = random.Random(seed)
-    out: list[str] = []
-    size = 0
-    while size < chars:
-        words = rng.choices(VOCABULARY, weights=ZIPF, k=rng.randint(6, 18))
-        sentence = " ".join(words).capitalize() + rng.choice((".", ".", "!", "?", "..."))
-        style = rng.random()
-        if style < 0.2:
-            sentence = f"*{sentence}*"
-        elif style < 0.45:
-            sentence = f'"{sentence}"'
-        sentence += "\n\n" if rng.random() < 0.15 else " "
-        out.append(sentence)
-        size += len(sentence)
-    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -288,7 +247,7 @@ def write_chat(root: Path, spec: ChatSpec, seed: int, pool: str) -> GeneratedCha
 
 def generate(root: Path, scale: float = 1.0, seed: int = 1, with_big: bool = True) -> Corpus:
     """Write the whole data root (``root`` should be empty or absent)."""
-    pool = _pool(seed)
+    pool = text_pool(seed)
     specs = plan_corpus(scale, seed, with_big)
     chats = [write_chat(root, spec, seed * 100_003 + i, pool) for i, spec in enumerate(specs)]
     return Corpus(root, chats)

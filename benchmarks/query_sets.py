@@ -1,5 +1,5 @@
 """The queries of ``benchmarks/query.py``, by category, drawn deterministically from the generated
-corpus: Latin words by how often they occur (``chatgen``'s Zipf vocabulary), CJK substrings of
+corpus: Latin words by how often they occur (``chat_text``'s Zipf vocabulary), CJK substrings of
 2-4 characters and runs that mix digits with CJK characters (``chatgen_cjk``)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import chatgen
+import chat_text
 import chatgen_cjk
 import msgspec
 
@@ -35,7 +35,7 @@ def _latin(count: int, rng: random.Random, texts: list[str]) -> dict[str, list[s
     frequency: Counter[str] = Counter()
     for text in texts:
         frequency.update({w.lower() for w in re.findall(r"[^\W\d_]+", text)})
-    vocabulary = {w.lower() for w in chatgen.VOCABULARY if w.isalpha()}
+    vocabulary = {w.lower() for w in chat_text.VOCABULARY if w.isalpha()}
     ranked = [w for w, _ in frequency.most_common() if w in vocabulary]
     very = ranked[: max(count // 2, 5)]
     common = ranked[20:120]

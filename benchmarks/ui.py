@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # benchmarks run as scripts; the tests/ helpers are in the repo
     sys.path.insert(0, str(REPO))
 
+import chat_text  # noqa: E402
 import chatgen  # noqa: E402
 import ui_page  # noqa: E402
 
@@ -48,7 +49,7 @@ Loads = tuple[list[float], list[float], list[dict[str, float]]]
 
 def corpus(root: Path, scale: float, seed: int = 1) -> Path:
     """The ordinary chats at ``scale`` and the heavy chat at full size; the heavy chat's path."""
-    pool = chatgen._pool(seed)
+    pool = chat_text.text_pool(seed)
     heavy = None
     for i, planned in enumerate(chatgen.plan_corpus(scale, seed, with_big=False)):
         spec = planned
@@ -169,7 +170,7 @@ def measure(
 ) -> None:
     without, with_, own = loads
     rng = random.Random(3)
-    words = [w for w in chatgen.WORDS if len(w) > 3 and w.isalpha()]
+    words = [w for w in chat_text.WORDS if len(w) > 3 and w.isalpha()]
     page.run(ui_page.OPEN_SEARCH)
     searches = [page.run(ui_page.SEARCH, f"{rng.choice(words)} {rng.choice(words)}")
                 for _ in range(queries)]  # fmt: skip

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import chat_text
 import chatgen
 from vt_load import Load, http_load, many_connections, request_bytes
 from vt_servers import ROOT, Server, start_plugin, start_sidecar
@@ -95,7 +96,7 @@ def warm_up(server: Server, seconds: float) -> None:
 
 def make_root(root: Path) -> handsoff.Manifest:
     """A small SillyTavern data root for the second sidecar to watch; its manifest."""
-    pool, rng = chatgen._pool(1, chars=1 << 17), random.Random(1)
+    pool, rng = chat_text.text_pool(1, chars=1 << 17), random.Random(1)
     for i in range(20):
         n, character = rng.randint(20, 50), chatgen.CHARACTERS[i % len(chatgen.CHARACTERS)]
         spec = chatgen.ChatSpec(character, f"{character} - vt {i:02d}", n, n * 3000, "ordinary",

@@ -18,8 +18,13 @@ from tests.st_files import SOLO, header, message, st_save
 
 PREFIX = "/api/plugins/valuetracker"
 GUARD = handsoff_guard.install()
-# The end-to-end fixtures (real SillyTavern, sidecar subprocess, headless Chromium).
-pytest_plugins = ["tests.st_harness"]
+# Fixtures shared by several test modules, in their own modules.
+pytest_plugins = [
+    "tests.st_harness",  # the end-to-end ones: real SillyTavern, sidecar subprocess, Chromium
+    "tests.old_valuetracker_db",  # a database the old Value Tracker plugin wrote
+    "tests.st_discovery_tree",  # a SillyTavern data tree for discovery
+    "tests.versions_history",  # a chat saved 200 times, indexed after every save
+]
 
 
 def _hands_off(scope: str) -> Iterator[None]:

@@ -36,17 +36,15 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import sidecar
-from sidecar.locations import find_sillytavern_data_root, looks_like_data_root
-from tests import handsoff
+from sidecar.locations import looks_like_data_root
+from tests import handsoff, handsoff_roots
 from tests.handsoff_events import EVENTS, LIST_EVENTS, absolute, child_env, write_targets
+from tests.handsoff_roots import roots_of_command
 
 SIDECAR_DIR = os.path.dirname(os.path.abspath(sidecar.__file__)) + os.sep
 _REPO = os.path.dirname(SIDECAR_DIR.rstrip(os.sep))
@@ -55,6 +53,7 @@ _SELF = {
     os.path.abspath(__file__),
     os.path.abspath(handsoff.__file__),
     os.path.abspath(absolute.__code__.co_filename),
+    os.path.abspath(handsoff_roots.__file__),
 }
 
 
@@ -108,41 +107,6 @@ def _culprit() -> str | None:
             return None
         frame = frame.f_back  # type: ignore[assignment]
     return None
-
-
-def roots_of_command(args: Sequence[Any], cwd: Any, env: Any) -> list[Path]:
-    """The data root a ``sidecar`` command line will use, as sidecar would resolve it."""
-    words = [os.fsdecode(a) if isinstance(a, str | bytes | os.PathLike) else "" for a in args]
-    if "sidecar" not in {os.path.basename(word) for word in words}:
-        return []
-    environ = dict(os.environ if env is None else env)
-    found: Path | None = None
-    for index, word in enumerate(words):
-        value = words[index + 1] if index + 1 < len(words) else None
-        if word.startswith("--data-root="):
-            found = Path(word.split("=", 1)[1])
-        elif word == "--data-root" and value:
-            found = Path(value)
-        elif (word == "--config" and value) and found is None:
-            found = _root_in_config(Path(value))
-    found = found or _path(environ.get("SIDECAR_SILLYTAVERN__DATA_ROOT"))
-    if found is None:
-        home = Path(environ.get("HOME", str(Path.home())))
-        found = find_sillytavern_data_root(home, Path(cwd or os.getcwd()), environ)
-    base = os.fsdecode(cwd) if cwd is not None else os.getcwd()
-    return [Path(base, found.expanduser())] if found is not None else []
-
-
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None
-
-
-def _root_in_config(config: Path) -> Path | None:
-    try:
-        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-        return _path((data.get("sillytavern") or {}).get("data_root"))
-    except (OSError, yaml.YAMLError, AttributeError):
-        return None
 
 
 class Guard:

@@ -16,10 +16,17 @@ import pytest
 from sidecar.sillytavern.chatfile import ChatFile, line_hash
 from sidecar.storage.linestore import LineRef
 from tests import handsoff
-from tests.hostile_cases import Big, Case, good
+from tests.hostile_parts import HOSTILE_DIR, Big, Case, good
 from tests.index_harness import Harness
 
 T = TypeVar("T")
+
+HANG = 60.0  # seconds; far more than any case needs (the 50 MB line takes a few seconds)
+NEIGHBOUR = "default-user/chats/Aria/neighbour.jsonl"
+
+
+def hostile_path(root: Path, case: Case) -> Path:
+    return root / HOSTILE_DIR / f"{case.id}.jsonl"
 
 
 def within(seconds: float, work: Callable[[], T]) -> T:

@@ -10,7 +10,7 @@ schema-invalid input refused) plus sidecar's: every error body is exactly ``{"er
 
 ``SIDECAR_FUZZ_EXAMPLES`` raises the number of examples per operation for a long local run;
 generation is deterministic, so CI runs the same cases every time. ``/events`` (an endless
-stream) is left out here and tested with bad parameters in test_hostile_requests_http.py.
+stream) is left out here and tested with bad parameters in test_hostile_requests_queries.py.
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ from tests.st_files import header, message, st_save
 TIMEOUT = 10.0
 
 # start_observer ignores this harmless watchdog warning (see HARMLESS_WATCHDOG_WARNING and
-# test_watch_observer), but pytest resets warning filters between a test's setup and call phases
-# and these observers start during setup.
+# test_watch_observer_live), but pytest resets warning filters between a test's setup and call
+# phases and these observers start during setup.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Callback with id .* already exists for watch:RuntimeWarning"
 )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import chat_text
 import chatgen
 import msgspec
 
@@ -51,7 +52,7 @@ class SoakChat:
 def generate(root: Path, count: int, seed: int) -> list[SoakChat]:
     """``count`` chats of 40-120 messages over three users and eight characters."""
     rng = random.Random(seed)
-    pool = chatgen._pool(
+    pool = chat_text.text_pool(
         seed, chars=min(1 << 21, max(1 << 17, count << 15))
     )  # a few s at full size
     chats = []
