@@ -11,12 +11,13 @@ characters. For ``--minutes``:
   reads and writes with queries (chats, messages, message data, search, history, status), while
   ``--subscribers`` clients follow the change feed ``/events``.
 
-Every interval it prints requests, errors, p50/p99 latency, saves, change events received, and
-the daemon's RSS (``/proc/<pid>/status``), open file descriptors (``/proc/<pid>/fd``), threads and
-CPU, summed over its two processes (the API process and the indexer process). At the end, once the daemon has caught up, it reads every chat through the API and compares
-it with the last saved file (message count, each message's text and swipes, and every swipe's
-extension data), counts the versions sidecar recorded against the saves made, checks the
-SillyTavern files are exactly as the saves left them, and stops the daemon with SIGTERM.
+Every interval it prints requests, errors, p50/p99 latency, saves, change events received, and the
+daemon's RSS (``/proc/<pid>/status``), open file descriptors (``/proc/<pid>/fd``), threads and CPU,
+summed over its two processes (the API process and the indexer process). At the end, once the daemon
+has caught up, it reads every chat through the API and compares it with the last saved file (message
+count, each message's text and swipes, and every swipe's extension data), counts the versions
+sidecar recorded against the saves made, checks the SillyTavern files are exactly as the saves left
+them, and stops the daemon with SIGTERM.
 
 Targets: 0 errors; final index equals the files; RSS growth < 10% from the end of the warm-up
 (the first 20% of the run, while SQLite's page caches fill) to the end; no fd leak: sockets
