@@ -1,5 +1,5 @@
-// The scripted value-tracker session that plugin.test.mjs sends both directly to sidecar and
-// through the proxy plugin. Each step: [label, method, path, options]; options.ext sets
+// The scripted value-tracker session that plugin-sidecar.test.mjs sends both directly to sidecar
+// and through the proxy plugin. Each step: [label, method, path, options]; options.ext sets
 // x-extension-id, options.json a JSON body, options.raw a raw body sent as application/json,
 // options.expect the status sidecar must give (so error cases are proven to be error cases),
 // options.rawOnly marks bodies a JSON body parser in front of the plugin would refuse itself.
