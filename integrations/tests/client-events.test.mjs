@@ -7,35 +7,11 @@ import { after, before, describe, test } from 'node:test';
 import { EventSource } from 'eventsource';
 
 import { createClient } from '../client/sidecar-client.js';
-import { chatPath, header, message, stSave } from './helpers/chats.mjs';
+import { hpChange, recorder, save } from './helpers/feed-recorder.mjs';
 import { startRelay } from './helpers/client-relay.mjs';
 import { startSidecar, waitFor } from './helpers/sidecar.mjs';
 
 const TOKEN = 'client-events-token';
-
-/** Save chat `name` with one message whose `extra.myns.hp` is `hp`. */
-function save(dataRoot, name, hp) {
-    return stSave(chatPath(dataRoot, { chat: name }), [header(), message('hello', { extra: { myns: { hp } } })]);
-}
-
-/** Collects a subscription's events; `until(predicate)` waits for one that matches. */
-function recorder() {
-    const events = [];
-    const errors = [];
-    return {
-        events,
-        errors,
-        onEvent: (event) => events.push(event),
-        onError: (error) => errors.push(error),
-        async until(predicate, what) {
-            let found;
-            await waitFor(() => (found = events.find(predicate)), { timeoutMs: 10000, what });
-            return found;
-        },
-    };
-}
-
-const hpChange = (chatId) => (e) => e.type === 'change' && e.data.chatId === chatId && e.data.namespace === 'myns';
 
 describe('fetch reader (token)', () => {
     let sidecar;
