@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.old_valuetracker_db",  # a database the old Value Tracker plugin wrote
     "tests.st_discovery_tree",  # a SillyTavern data tree for discovery
     "tests.versions_history",  # a chat saved 200 times, indexed after every save
+    "tests.common_fixtures",  # h (an index harness) and track (hands-off manifests)
 ]
 
 

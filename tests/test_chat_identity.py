@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,6 @@ import pytest
 from tests.chat_identity_steps import CHATS, T0, chat, data_owners, index, rows
 from tests.index_harness import Harness
 from tests.st_files import SOLO, st_save
-
-
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path / "st", tmp_path / "db")
-    yield harness
-    harness.close()
-
 
 # -- twins ------------------------------------------------------------------------------------
 

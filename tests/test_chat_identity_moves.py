@@ -4,22 +4,12 @@ folders, over another chat; a move out of the chats is a deletion."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.chat_identity_steps import CHATS, T0, change, chat, data_owners, index, rows
 from tests.index_harness import Harness
 from tests.st_files import SOLO, message, st_save
-
-
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path / "st", tmp_path / "db")
-    yield harness
-    harness.close()
-
 
 # -- moves the watcher saw -----------------------------------------------------------------------
 

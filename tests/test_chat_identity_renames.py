@@ -4,22 +4,10 @@ were observed within ``index.rename_window_seconds``, and never otherwise (nor a
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.chat_identity_steps import CHATS, T0, WINDOW, change, chat, data_owners, index, rows
 from tests.index_harness import Harness
 from tests.st_files import SOLO, st_save
-
-
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path / "st", tmp_path / "db")
-    yield harness
-    harness.close()
-
 
 # -- renames by copy then delete (SillyTavern's way) -----------------------------------------
 

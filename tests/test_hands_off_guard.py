@@ -6,11 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from sidecar.cli.recovery import write_new_file
 from sidecar.config import Settings
@@ -18,26 +15,11 @@ from sidecar.daemon.wiring import create_indexer, create_registry, open_catalog,
 from sidecar.indexer.scan import full_scan
 from sidecar.storage.lock import hold_lock
 from tests import handsoff
+from tests.common_fixtures import Track
 from tests.conftest import GUARD
 from tests.st_files import header, message, st_save
 
 # -- the guard itself ------------------------------------------------------------------------
-
-Track = Callable[[Path], handsoff.Manifest]
-
-
-@pytest.fixture
-def track() -> Iterator[Track]:
-    """``track(root)``: a manifest of ``root`` that follows the test's own saves."""
-    made: list[handsoff.Manifest] = []
-
-    def start(root: Path) -> handsoff.Manifest:
-        made.append(handsoff.track(handsoff.Manifest(root)))
-        return made[-1]
-
-    yield start
-    for manifest in made:
-        handsoff.untrack(manifest)
 
 
 def _chat(root: Path, rel: str, n: int) -> Path:

@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests import handsoff
+from tests.common_fixtures import Track
 from tests.live_server import free_port, wait_until
 from tests.st_files import header, message, st_save, swiped
 
@@ -37,23 +38,6 @@ for cap in range(last + 1):
         raise OSError(ctypes.get_errno(), "cannot drop capability %d" % cap)
 os.execv(sys.argv[1], sys.argv[1:])
 """
-
-
-Track = Callable[[Path], handsoff.Manifest]
-
-
-@pytest.fixture
-def track() -> Iterator[Track]:
-    """``track(root)``: a manifest of ``root`` that follows the test's own saves."""
-    made: list[handsoff.Manifest] = []
-
-    def start(root: Path) -> handsoff.Manifest:
-        made.append(handsoff.track(handsoff.Manifest(root)))
-        return made[-1]
-
-    yield start
-    for manifest in made:
-        handsoff.untrack(manifest)
 
 
 # -- a data root that is read-only to sidecar ----------------------------------------------------

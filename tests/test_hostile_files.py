@@ -9,8 +9,6 @@ daemon's data root.
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -32,13 +30,6 @@ from tests.st_files import header, message, st_save
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Callback with id .* already exists for watch:RuntimeWarning"
 )
-
-
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path / "st", tmp_path / "db")
-    yield harness
-    harness.close()
 
 
 # -- every case through a full scan -----------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +34,6 @@ from tests.st_files import st_save
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Callback with id .* already exists for watch:RuntimeWarning"
 )
-
-
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path / "st", tmp_path / "db")
-    yield harness
-    harness.close()
 
 
 # -- files that change under the reader -------------------------------------------------------

@@ -26,13 +26,6 @@ def _utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path / "st", tmp_path / "db")
-    yield harness
-    harness.close()
-
-
 def messages_of(h: Harness, chat_id: str) -> list[tuple[object, ...]]:
     return h.catalog_rows(
         "SELECT position, line_no, name, is_user, send_date_raw, send_date, text, swipe_id, "
