@@ -1,0 +1,160 @@
+"""A first full index is a bulk load (full-text triggers dropped, indexes rebuilt once at the
+end, ``sidecar.indexer.bulk``): it must end exactly where indexing chat by chat with the
+triggers ends, stay incremental afterwards, and heal when killed in the middle."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from sidecar.storage.fts_bulk import TRIGGERS
+from sidecar.storage.registry import CATALOG_FILE
+from sidecar.storage.segment import segment
+from tests.dbdump import differences, dump_folder
+from tests.index_harness import Harness
+from tests.st_files import SOLO, header, message, st_save, swiped
+
+QUERIES = ("dragon", "北京", "長城", "タワー", "학교", "cafe", "2025", "sword", "castle", "rain")
+CHATS = 5
+
+
+def chat(k: int, *, edited: bool = False) -> list[Any]:
+    first = "the dragon sleeps by the castle" if not edited else "the rain falls on the castle"
+    return [
+        header(tracker={"scene": f"北京 scene {k}"}),
+        message(f"{first} {k}", name="User", is_user=True),
+        message(f"我们明天去北京看長城吧 {k}", extra={"tracker": {"place": "東京タワー", "hp": k}}),
+        swiped(["학교에서 sword", "Café 2025"], 1,
+               [{"notes": {"mood": "calm sword"}}, {"notes": {"mood": "café rain"}}]),
+        message(f"plain message {k}", extra={"tracker": {"hp": k + 1, "item": "sword"}}),
+    ]  # fmt: skip
+
+
+def write_root(root: Path, count: int = CHATS) -> list[Path]:
+    paths = [root / SOLO / f"chat{k}.jsonl" for k in range(count)]
+    for k, path in enumerate(paths):
+        st_save(path, chat(k))
+    return paths
+
+
+def triggers(db: Path) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    return {name for (name,) in rows} & set(TRIGGERS)
+
+
+def found(h: Harness) -> dict[str, Any]:
+    """What each query finds: messages as (path, position), values as (path, position, key)."""
+    where = {uid: (path, pos) for uid, path, pos in h.catalog_rows(
+        "SELECT msg_uid, rel_path, position FROM messages JOIN chats USING (chat_id)")}  # fmt: skip
+    out: dict[str, Any] = {}
+    for q in QUERIES:
+        phrase = '"' + (segment(q) or q) + '"'
+        rows = h.catalog_rows(
+            "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?", f"text : {phrase}"
+        )
+        out[q] = sorted(where[uid] for (uid,) in rows)
+        for ext in ("tracker", "notes"):
+            hits = h.query(
+                f"{ext}.db",
+                "SELECT msg_uid, key FROM message_data WHERE rowid IN "
+                "(SELECT rowid FROM data_fts WHERE data_fts MATCH ?)",
+                phrase,
+            )
+            out[f"{q}/{ext}"] = sorted((*where[uid], key) for uid, key in hits)
+    return out
+
+
+def index_one_by_one(tmp_path: Path, name: str) -> Harness:
+    """The per-row path: every chat indexed alone, full-text triggers in place."""
+    h = Harness(tmp_path / "st", tmp_path / name)
+    for path in sorted((tmp_path / "st" / SOLO).glob("*.jsonl")):
+        h.index(path)
+    return h
+
+
+def same_state(a: Harness, b: Harness) -> None:
+    dump_a, dump_b = dump_folder(a.db_dir), dump_folder(b.db_dir)
+    assert dump_a["faults"] == []
+    assert dump_b["faults"] == []
+    assert differences(dump_a["current"], dump_b["current"]) == []
+    assert found(a) == found(b)
+
+
+def test_bulk_full_index_equals_the_per_row_path(tmp_path: Path) -> None:
+    write_root(tmp_path / "st")
+    bulk = Harness(tmp_path / "st", tmp_path / "bulk")
+    summary = bulk.scan()
+    assert summary.statuses == {"new": CHATS}
+    for db in (CATALOG_FILE, "tracker.db", "notes.db"):  # triggers are back after the load
+        assert len(triggers(bulk.db_dir / db)) == 3, db
+    rows = index_one_by_one(tmp_path, "rows")
+    same_state(bulk, rows)
+    hits = found(bulk)
+    for query in ("北京", "タワー/tracker", "cafe/notes", "sword/tracker", "sword/notes"):
+        assert hits[query], query
+    bulk.close()
+    rows.close()
+
+
+def test_incremental_edits_after_a_bulk_index(tmp_path: Path) -> None:
+    paths = write_root(tmp_path / "st")
+    bulk = Harness(tmp_path / "st", tmp_path / "bulk")
+    bulk.scan()
+    rows = index_one_by_one(tmp_path, "rows")
+    st_save(paths[2], chat(2, edited=True))
+    for h in (bulk, rows):
+        result = h.index(paths[2])
+        assert (result.status, result.edited_messages) == ("updated", 1)
+    assert (f"{SOLO}/chat2.jsonl", 0) not in found(bulk)["dragon"]
+    assert (f"{SOLO}/chat2.jsonl", 0) in found(bulk)["rain"]
+    same_state(bulk, rows)
+    # A second full pass over a catalog that has messages is no bulk load: triggers stay.
+    assert bulk.scan().statuses == {"unchanged": CHATS}
+    assert len(triggers(bulk.db_dir / CATALOG_FILE)) == 3
+    bulk.close()
+    rows.close()
+
+
+KILLER = textwrap.dedent("""
+    import os, sys
+    from pathlib import Path
+    from sidecar.indexer.scan import full_scan
+    from tests.index_harness import Harness
+
+    h = Harness(Path(sys.argv[1]), Path(sys.argv[2]))
+    done = []
+
+    def progress(location, result):
+        done.append(location)
+        if len(done) == int(sys.argv[3]):
+            os._exit(9)  # killed in the middle of the load: no cleanup runs
+
+    full_scan(h.indexer, progress=progress)
+""")
+
+
+def test_a_bulk_index_killed_midway_heals_on_the_next_run(tmp_path: Path) -> None:
+    write_root(tmp_path / "st")
+    db_dir = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", KILLER, str(tmp_path / "st"), str(db_dir), "2"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 9, done.stderr
+    assert triggers(db_dir / CATALOG_FILE) == set()  # the load was cut short without its indexes
+    healed = Harness(tmp_path / "st", db_dir)  # opening rebuilds the indexes
+    assert len(triggers(db_dir / CATALOG_FILE)) == 3
+    indexed = {path for path, _ in found(healed)["dragon"]}
+    assert len(indexed) == 2  # the two chats indexed before the kill are searchable
+    healed.scan()  # the next pass (no bulk load: the catalog has messages) finishes the rest
+    rows = index_one_by_one(tmp_path, "rows")
+    same_state(healed, rows)
+    healed.close()
+    rows.close()
