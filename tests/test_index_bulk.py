@@ -9,9 +9,14 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from sidecar.indexer import update
+from sidecar.indexer.update_catalog import CatalogSide
 from sidecar.storage.fts_bulk import TRIGGERS
 from sidecar.storage.registry import CATALOG_FILE
 from sidecar.storage.segment import segment
@@ -60,6 +65,8 @@ def found(h: Harness) -> dict[str, Any]:
         )
         out[q] = sorted(where[uid] for (uid,) in rows)
         for ext in ("tracker", "notes"):
+            if not (h.db_dir / f"{ext}.db").exists():
+                continue
             hits = h.query(
                 f"{ext}.db",
                 "SELECT msg_uid, key FROM message_data WHERE rowid IN "
@@ -158,3 +165,73 @@ def test_a_bulk_index_killed_midway_heals_on_the_next_run(tmp_path: Path) -> Non
     same_state(healed, rows)
     healed.close()
     rows.close()
+
+
+def long_chat(k: int, count: int = 14) -> list[Any]:
+    return [header()] + [
+        message(f"line {i} of chat {k} 北京{i}", extra={"tracker": {"hp": i, "note": f"n{i}"}})
+        for i in range(count)
+    ]
+
+
+def test_batches_written_on_the_helper_thread_equal_one_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chat longer than a batch is written batch by batch on a helper thread while the walk
+    parses on (``sidecar.indexer.batches``): the result is what one synchronous batch writes."""
+    paths = [tmp_path / "st" / SOLO / f"long{k}.jsonl" for k in range(3)]
+    for k, path in enumerate(paths):
+        st_save(path, long_chat(k))
+    monkeypatch.setattr(update, "BATCH", 3)
+    small = Harness(tmp_path / "st", tmp_path / "small")
+    small.scan()
+    monkeypatch.setattr(update, "BATCH", 10**6)
+    whole = index_one_by_one(tmp_path, "whole")
+    same_state(small, whole)
+    edited = long_chat(1)
+    del edited[4]
+    edited[9]["extra"]["tracker"]["hp"] = "changed"
+    st_save(paths[1], edited)
+    monkeypatch.setattr(update, "BATCH", 3)
+    assert small.index(paths[1]).status == "updated"
+    monkeypatch.setattr(update, "BATCH", 10**6)
+    whole.index(paths[1])
+    same_state(small, whole)
+    small.close()
+    whole.close()
+
+
+class Boom(Exception):
+    pass
+
+
+def test_a_batch_failing_on_the_helper_thread_rolls_the_update_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "st" / SOLO / "long.jsonl"
+    st_save(path, long_chat(0))
+    monkeypatch.setattr(update, "BATCH", 3)
+    original = CatalogSide.write_messages
+    calls = {"n": 0}
+
+    def failing(self: CatalogSide, conn: Any, batch: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise Boom
+        return original(self, conn, batch)
+
+    monkeypatch.setattr(CatalogSide, "write_messages", failing)
+    h = Harness(tmp_path / "st", tmp_path / "db")
+    with pytest.raises(Boom):
+        h.index(path)
+    assert threading.current_thread() is threading.main_thread()
+    assert h.catalog_rows("SELECT count(*) FROM messages") == [(0,)]
+    assert h.query("tracker.db", "SELECT count(*) FROM message_data") == [(0,)]
+    assert h.catalog_rows("SELECT sync FROM chats") == [("pending",)]
+    monkeypatch.setattr(CatalogSide, "write_messages", original)
+    assert h.index(path).status == "updated"  # the interrupted update is finished
+    monkeypatch.setattr(update, "BATCH", 10**6)
+    clean = index_one_by_one(tmp_path, "clean")
+    same_state(h, clean)
+    h.close()
+    clean.close()

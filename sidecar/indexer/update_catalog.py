@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select
 from sidecar.indexer.chat_level import chat_state, header_columns, reserve_message_ids
 from sidecar.indexer.diff import Block
 from sidecar.indexer.parse import MESSAGE_FIELDS, encode_json
-from sidecar.indexer.update_state import Stores, Walk
+from sidecar.indexer.update_state import Batch, Stores, Walk
 from sidecar.indexer.versions import choose_encoding, pack_hashes
 from sidecar.sillytavern.chatfile import Scan
 from sidecar.sillytavern.discovery import ChatLocation
@@ -92,19 +92,17 @@ class CatalogSide:
 
     # -- during: messages and lines ----------------------------------------------------------
 
-    def write_messages(self, conn: Connection, walk: Walk) -> int:
-        """Write the lines, messages and moves the walk gathered, and empty those lists; returns
-        how many messages moved. New lines are deflated on a helper thread meanwhile."""
-        new = self._unknown_lines(conn, walk.new_lines) if walk.new_lines else []
+    def write_messages(self, conn: Connection, batch: Batch) -> int:
+        """Write a batch of lines, messages and moves; returns how many messages moved. New
+        lines are deflated on a helper thread meanwhile."""
+        new = self._unknown_lines(conn, batch.new_lines) if batch.new_lines else []
         encoding = self.line_store.encode_later([data for _, data in new]) if new else None
-        executemany(conn, _INSERT_MESSAGE, walk.inserts)
-        moved = len(walk.moves)
-        if walk.moves:
-            executemany(conn, _MOVE, walk.moves)
+        executemany(conn, _INSERT_MESSAGE, batch.inserts)
+        if batch.moves:
+            executemany(conn, _MOVE, batch.moves)
         if encoding is not None:
             self._store_lines(conn, new, encoding.result())
-        walk.new_lines, walk.inserts, walk.moves = [], [], []
-        return moved
+        return len(batch.moves)
 
     @staticmethod
     def _unknown_lines(

@@ -105,3 +105,18 @@ class Walk:
     inserts: list[tuple[Any, ...]] = field(default_factory=list)
     moves: list[tuple[int, int, int]] = field(default_factory=list)  # (position, line_no, uid)
     problem_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def take_batch(self) -> Batch:
+        """The lines, messages and moves gathered so far, to write; the walk starts anew."""
+        batch = Batch(self.new_lines, self.inserts, self.moves)
+        self.new_lines, self.inserts, self.moves = [], [], []
+        return batch
+
+
+@dataclass
+class Batch:
+    """Rows of the catalog one batch of the walk writes."""
+
+    new_lines: list[tuple[bytes, bytes]]  # (hash, line)
+    inserts: list[tuple[Any, ...]]
+    moves: list[tuple[int, int, int]]  # (position, line_no, uid)
