@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import msgspec
@@ -67,8 +68,12 @@ class OldMessage:
     msg_uid: int
     position: int
     line_no: int
-    namespaces: list[str]
+    namespaces_json: str  # decoded when asked: most messages of a re-indexed chat never are
     problems: str | None
+
+    @cached_property
+    def namespaces(self) -> list[str]:
+        return msgspec.json.decode(self.namespaces_json, type=list[str])
 
 
 def load_old_messages(conn: Connection, chat_id: str) -> dict[int, OldMessage]:
@@ -79,7 +84,7 @@ def load_old_messages(conn: Connection, chat_id: str) -> dict[int, OldMessage]:
         (chat_id,),
     )
     return {
-        line_no - 1: OldMessage(uid, position, line_no, msgspec.json.decode(names), probs)
+        line_no - 1: OldMessage(uid, position, line_no, names, probs)
         for uid, position, line_no, names, probs in rows
     }
 
