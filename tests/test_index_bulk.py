@@ -205,8 +205,9 @@ class Boom(Exception):
     pass
 
 
+@pytest.mark.parametrize("failing_call", [2, 4])  # 4: the last batch of the helper thread
 def test_a_batch_failing_on_the_helper_thread_rolls_the_update_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_call: int
 ) -> None:
     path = tmp_path / "st" / SOLO / "long.jsonl"
     st_save(path, long_chat(0))
@@ -216,7 +217,8 @@ def test_a_batch_failing_on_the_helper_thread_rolls_the_update_back(
 
     def failing(self: CatalogSide, conn: Any, batch: Any) -> int:
         calls["n"] += 1
-        if calls["n"] == 2:
+        if calls["n"] == failing_call:
+            assert threading.current_thread() is not threading.main_thread()
             raise Boom
         return original(self, conn, batch)
 

@@ -104,6 +104,7 @@ class ChatUpdate:
             walk.old_header_problems = header_notes
             try:
                 self._walk(conn, file, scan, walk)
+                self._writer.wait()  # a batch that failed fails the update
             finally:
                 self._writer.close()  # before the transactions end, whatever happened
             self._close_walk(conn, walk)
