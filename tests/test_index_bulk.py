@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from sidecar.indexer import indexer as indexer_module
 from sidecar.indexer import update
 from sidecar.indexer.update_catalog import CatalogSide
+from sidecar.sillytavern.chatfile import ChatFile
 from sidecar.storage.fts_bulk import TRIGGERS
 from sidecar.storage.registry import CATALOG_FILE
 from sidecar.storage.segment import segment
@@ -232,6 +234,42 @@ def test_a_batch_failing_on_the_helper_thread_rolls_the_update_back(
     assert h.catalog_rows("SELECT sync FROM chats") == [("pending",)]
     monkeypatch.setattr(CatalogSide, "write_messages", original)
     assert h.index(path).status == "updated"  # the interrupted update is finished
+    monkeypatch.setattr(update, "BATCH", 10**6)
+    clean = index_one_by_one(tmp_path, "clean")
+    same_state(h, clean)
+    h.close()
+    clean.close()
+
+
+def test_a_line_changed_in_place_is_caught_on_the_helper_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines read during the walk are checked against the scan on the helper thread: a file
+    rewritten in place after the scan (same size, time put back, as ``rsync --inplace --times``
+    does) is read again, and what is indexed is the new content."""
+    path = tmp_path / "st" / SOLO / "long.jsonl"
+    st_save(path, long_chat(0))
+    same_size = path.read_bytes().replace(b"line 10 of chat", b"LINE 10 of chat")
+    rewrites = {"left": 1}
+
+    class RewrittenAfterScan(ChatFile):
+        def scan(self) -> Any:
+            found = super().scan()
+            if rewrites["left"]:
+                rewrites["left"] -= 1
+                info = path.stat()
+                with open(path, "r+b") as handle:
+                    handle.write(same_size)
+                os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+            return found
+
+    monkeypatch.setattr(indexer_module, "ChatFile", RewrittenAfterScan)
+    monkeypatch.setattr(update, "BATCH", 3)
+    h = Harness(tmp_path / "st", tmp_path / "db")
+    assert h.index(path).status == "updated"  # read again: the first read's chat row is pending
+    assert rewrites["left"] == 0
+    texts = [text for (text,) in h.catalog_rows("SELECT text FROM messages ORDER BY position")]
+    assert texts[10].startswith("LINE 10 of chat")
     monkeypatch.setattr(update, "BATCH", 10**6)
     clean = index_one_by_one(tmp_path, "clean")
     same_state(h, clean)

@@ -42,7 +42,7 @@ from sidecar.indexer.update_state import (
     load_old_messages,
 )
 from sidecar.indexer.versions import unpack_hashes
-from sidecar.sillytavern.chatfile import ChatFile, Scan
+from sidecar.sillytavern.chatfile import ChatFile, Scan, check_lines
 from sidecar.sillytavern.discovery import ChatLocation
 from sidecar.sillytavern.messages import header_problems, is_header
 from sidecar.storage.event_log import append_events
@@ -107,7 +107,7 @@ class ChatUpdate:
                 self._writer.wait()  # a batch that failed fails the update
             finally:
                 self._writer.close()  # before the transactions end, whatever happened
-            self._close_walk(conn, walk)
+            self._close_walk(conn, scan, walk)
             if self.book.line_store.lost:  # a pack file lost bytes: store this file's again
                 restore_lost_lines(conn, self.book.line_store, scan.hashes,
                                    lambda j: file.line(scan, j))  # fmt: skip
@@ -141,7 +141,7 @@ class ChatUpdate:
             self.resync or o is None or (o not in walk.old and o != walk.old_header)
             for o in walk.origin
         ]
-        reader = file.lines(scan, wanted)
+        reader = file.lines(scan, wanted, unchecked=walk.unchecked)
         upcoming = next(reader, None)
         for j in range(count):
             if upcoming is not None and upcoming[0] == j:
@@ -166,7 +166,7 @@ class ChatUpdate:
             self._take(walk, j, line, scan.hashes[j])
             if len(walk.inserts) >= BATCH:
                 self._writer.submit(
-                    partial(self._write, conn, walk.take_batch(), self.exts.take_targets())
+                    partial(self._write, conn, scan, walk.take_batch(), self.exts.take_targets())
                 )
 
     def _carry(self, walk: Walk, entry: OldMessage, j: int) -> None:
@@ -237,17 +237,27 @@ class ChatUpdate:
     # -- writing -----------------------------------------------------------------------------
 
     def _write(
-        self, conn: Connection, batch: Batch, targets: dict[str, list[extsync.MessageTarget]]
+        self,
+        conn: Connection,
+        scan: Scan,
+        batch: Batch,
+        targets: dict[str, list[extsync.MessageTarget]],
     ) -> None:
-        """One batch of the walk, on the helper thread (``batches``)."""
+        """One batch of the walk, on the helper thread (``batches``): its lines are checked
+        against the scan there too."""
+        check_lines(scan, batch.unchecked)
         self.result.moved_messages += self.book.write_messages(conn, batch)
         self.exts.flush(targets=targets)
 
-    def _write_batch(self, conn: Connection, walk: Walk, gone: str = "message_deleted") -> None:
-        self.result.moved_messages += self.book.write_messages(conn, walk.take_batch())
+    def _write_batch(
+        self, conn: Connection, scan: Scan, walk: Walk, gone: str = "message_deleted"
+    ) -> None:
+        batch = walk.take_batch()
+        check_lines(scan, batch.unchecked)
+        self.result.moved_messages += self.book.write_messages(conn, batch)
         self.exts.flush(gone)
 
-    def _close_walk(self, conn: Connection, walk: Walk) -> None:
+    def _close_walk(self, conn: Connection, scan: Scan, walk: Walk) -> None:
         """Removed messages, stray rows after a crash, chat-level data."""
         removed = [entry for entry in walk.old.values() if entry.msg_uid not in walk.carried]
         walk.shrunk = (
@@ -259,7 +269,7 @@ class ChatUpdate:
             for ext in self.exts.extensions_of(entry.namespaces):
                 target = extsync.MessageTarget(entry.msg_uid, entry.position, [], exists=False)
                 self.exts.add(ext, target)
-        self._write_batch(conn, walk, gone)
+        self._write_batch(conn, scan, walk, gone)
         if removed:
             self.book.delete_messages(conn, [entry.msg_uid for entry in removed])
         if self.resync:

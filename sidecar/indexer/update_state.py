@@ -109,12 +109,14 @@ class Walk:
     new_lines: list[tuple[bytes, bytes]] = field(default_factory=list)  # (hash, line)
     inserts: list[tuple[Any, ...]] = field(default_factory=list)
     moves: list[tuple[int, int, int]] = field(default_factory=list)  # (position, line_no, uid)
+    unchecked: list[tuple[int, bytes]] = field(default_factory=list)  # lines read, not yet checked
     problem_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def take_batch(self) -> Batch:
         """The lines, messages and moves gathered so far, to write; the walk starts anew."""
-        batch = Batch(self.new_lines, self.inserts, self.moves)
+        batch = Batch(self.new_lines, self.inserts, self.moves, self.unchecked[:])
         self.new_lines, self.inserts, self.moves = [], [], []
+        self.unchecked.clear()  # the same list: the file's line reader appends to it
         return batch
 
 
@@ -125,3 +127,6 @@ class Batch:
     new_lines: list[tuple[bytes, bytes]]  # (hash, line)
     inserts: list[tuple[Any, ...]]
     moves: list[tuple[int, int, int]]  # (position, line_no, uid)
+    unchecked: list[
+        tuple[int, bytes]
+    ]  # (index, line) read from the file, to check against the scan
