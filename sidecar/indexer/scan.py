@@ -72,8 +72,10 @@ def full_scan(
         summary.statuses[missing.status] += 1
         vanished.add(missing.chat_id if missing.status == "missing" else None)
     summary.rederived += len(rederive_missing(indexer))
-    with bulk_load(indexer):
+    with bulk_load(indexer) as load:
         for location in locations:
+            if load is not None:
+                load.settle()
             _index_one(indexer, location, observed, summary=summary, vanished=vanished,
                        progress=progress)  # fmt: skip
     with indexer.catalog.read() as conn:
