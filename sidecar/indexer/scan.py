@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sidecar.errors import SidecarError
+from sidecar.indexer.bulk import bulk_load
 from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.namespaces import chat_namespaces_in_use
 from sidecar.indexer.rederive import check_settings, rederive_missing
@@ -71,22 +72,12 @@ def full_scan(
         summary.statuses[missing.status] += 1
         vanished.add(missing.chat_id if missing.status == "missing" else None)
     summary.rederived += len(rederive_missing(indexer))
-    for location in locations:
-        result = index_safely(indexer, location, observed)
-        summary.files += 1
-        summary.bytes += result.size
-        summary.statuses[result.status] += 1
-        if result.status == "renamed" and result.chat_id in vanished:
-            summary.statuses["missing"] -= 1  # it was not missing after all: it moved
-            summary.statuses += Counter()  # drops a count that fell to 0
-        summary.rederived += result.rederived
-        if result.status not in QUIET_STATUSES:
-            summary.messages_indexed += result.messages
-        summary.problems.extend(
-            (location.relative_path, line, reason) for line, reason in result.problems
-        )
-        if progress is not None:
-            progress(location, result)
+    with bulk_load(indexer) as load:
+        for location in locations:
+            if load is not None:
+                load.settle()
+            _index_one(indexer, location, observed, summary=summary, vanished=vanished,
+                       progress=progress)  # fmt: skip
     with indexer.catalog.read() as conn:
         counts = catalog_counts(conn)
         summary.namespaces = namespaces_in_use(conn)
@@ -95,6 +86,32 @@ def full_scan(
     summary.all_namespaces = sorted(set(summary.namespaces) | set(summary.chat_namespaces))
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _index_one(
+    indexer: ChatIndexer,
+    location: ChatLocation,
+    observed: float,
+    *,
+    summary: ScanSummary,
+    vanished: set[str | None],
+    progress: Progress | None,
+) -> None:
+    result = index_safely(indexer, location, observed)
+    summary.files += 1
+    summary.bytes += result.size
+    summary.statuses[result.status] += 1
+    if result.status == "renamed" and result.chat_id in vanished:
+        summary.statuses["missing"] -= 1  # it was not missing after all: it moved
+        summary.statuses += Counter()  # drops a count that fell to 0
+    summary.rederived += result.rederived
+    if result.status not in QUIET_STATUSES:
+        summary.messages_indexed += result.messages
+    summary.problems.extend(
+        (location.relative_path, line, reason) for line, reason in result.problems
+    )
+    if progress is not None:
+        progress(location, result)
 
 
 def index_safely(

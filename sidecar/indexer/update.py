@@ -18,6 +18,7 @@ This module walks the new file and decides what each line is; the writes are mad
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -25,12 +26,14 @@ from sqlalchemy import Connection
 
 from sidecar.clock import utc_now_iso
 from sidecar.indexer import extsync
+from sidecar.indexer.batches import BatchWriter
 from sidecar.indexer.diff import Block, diff_lines
 from sidecar.indexer.feed import events_of
 from sidecar.indexer.parse import message_record, parse_line
 from sidecar.indexer.update_catalog import CatalogSide
 from sidecar.indexer.update_extensions import ExtensionSide
 from sidecar.indexer.update_state import (
+    Batch,
     IndexResult,
     OldMessage,
     Stores,
@@ -39,13 +42,13 @@ from sidecar.indexer.update_state import (
     load_old_messages,
 )
 from sidecar.indexer.versions import unpack_hashes
-from sidecar.sillytavern.chatfile import ChatFile, Scan
+from sidecar.sillytavern.chatfile import ChatFile, Scan, check_lines
 from sidecar.sillytavern.discovery import ChatLocation
 from sidecar.sillytavern.messages import header_problems, is_header
 from sidecar.storage.event_log import append_events
 from sidecar.storage.lost_lines import restore_lost_lines
 
-BATCH = 1000
+BATCH = 250  # messages per batch written (on a helper thread while the walk goes on)
 MIN_MESSAGES_FOR_SHRINK = 4
 
 
@@ -86,6 +89,7 @@ class ChatUpdate:
             feed=chat is not None and not rederive,  # a re-derived chat is one "updated" event
         )
         self._first_uid = 0
+        self._writer = BatchWriter()
 
     def run(self, file: ChatFile, scan: Scan) -> IndexResult:
         self._first_uid = self.book.mark_pending(scan)
@@ -98,8 +102,12 @@ class ChatUpdate:
         with self.catalog.write() as conn, self.exts:
             walk = self._plan(blocks, old, len(scan.hashes))
             walk.old_header_problems = header_notes
-            self._walk(conn, file, scan, walk)
-            self._close_walk(conn, walk)
+            try:
+                self._walk(conn, file, scan, walk)
+                self._writer.wait()  # a batch that failed fails the update
+            finally:
+                self._writer.close()  # before the transactions end, whatever happened
+            self._close_walk(conn, scan, walk)
             if self.book.line_store.lost:  # a pack file lost bytes: store this file's again
                 restore_lost_lines(conn, self.book.line_store, scan.hashes,
                                    lambda j: file.line(scan, j))  # fmt: skip
@@ -133,7 +141,7 @@ class ChatUpdate:
             self.resync or o is None or (o not in walk.old and o != walk.old_header)
             for o in walk.origin
         ]
-        reader = file.lines(scan, wanted)
+        reader = file.lines(scan, wanted, unchecked=walk.unchecked)
         upcoming = next(reader, None)
         for j in range(count):
             if upcoming is not None and upcoming[0] == j:
@@ -157,7 +165,9 @@ class ChatUpdate:
                 walk.new_lines.append((scan.hashes[j], line))
             self._take(walk, j, line, scan.hashes[j])
             if len(walk.inserts) >= BATCH:
-                self._write_batch(conn, walk)
+                self._writer.submit(
+                    partial(self._write, conn, scan, walk.take_batch(), self.exts.take_targets())
+                )
 
     def _carry(self, walk: Walk, entry: OldMessage, j: int) -> None:
         """An unchanged message: at most its position moves."""
@@ -226,11 +236,28 @@ class ChatUpdate:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def _write_batch(self, conn: Connection, walk: Walk, gone: str = "message_deleted") -> None:
-        self.result.moved_messages += self.book.write_messages(conn, walk)
+    def _write(
+        self,
+        conn: Connection,
+        scan: Scan,
+        batch: Batch,
+        targets: dict[str, list[extsync.MessageTarget]],
+    ) -> None:
+        """One batch of the walk, on the helper thread (``batches``): its lines are checked
+        against the scan there too."""
+        check_lines(scan, batch.unchecked)
+        self.result.moved_messages += self.book.write_messages(conn, batch)
+        self.exts.flush(targets=targets)
+
+    def _write_batch(
+        self, conn: Connection, scan: Scan, walk: Walk, gone: str = "message_deleted"
+    ) -> None:
+        batch = walk.take_batch()
+        check_lines(scan, batch.unchecked)
+        self.result.moved_messages += self.book.write_messages(conn, batch)
         self.exts.flush(gone)
 
-    def _close_walk(self, conn: Connection, walk: Walk) -> None:
+    def _close_walk(self, conn: Connection, scan: Scan, walk: Walk) -> None:
         """Removed messages, stray rows after a crash, chat-level data."""
         removed = [entry for entry in walk.old.values() if entry.msg_uid not in walk.carried]
         walk.shrunk = (
@@ -242,7 +269,7 @@ class ChatUpdate:
             for ext in self.exts.extensions_of(entry.namespaces):
                 target = extsync.MessageTarget(entry.msg_uid, entry.position, [], exists=False)
                 self.exts.add(ext, target)
-        self._write_batch(conn, walk, gone)
+        self._write_batch(conn, scan, walk, gone)
         if removed:
             self.book.delete_messages(conn, [entry.msg_uid for entry in removed])
         if self.resync:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select
 from sidecar.indexer.chat_level import chat_state, header_columns, reserve_message_ids
 from sidecar.indexer.diff import Block
 from sidecar.indexer.parse import MESSAGE_FIELDS, encode_json
-from sidecar.indexer.update_state import Stores, Walk
+from sidecar.indexer.update_state import Batch, Stores, Walk
 from sidecar.indexer.versions import choose_encoding, pack_hashes
 from sidecar.sillytavern.chatfile import Scan
 from sidecar.sillytavern.discovery import ChatLocation
@@ -92,20 +92,23 @@ class CatalogSide:
 
     # -- during: messages and lines ----------------------------------------------------------
 
-    def write_messages(self, conn: Connection, walk: Walk) -> int:
-        """Write the lines, messages and moves the walk gathered, and empty those lists; returns
-        how many messages moved."""
-        if walk.new_lines:
-            self._store_lines(conn, walk.new_lines)
-        executemany(conn, _INSERT_MESSAGE, walk.inserts)
-        moved = len(walk.moves)
-        if walk.moves:
-            executemany(conn, _MOVE, walk.moves)
-        walk.new_lines, walk.inserts, walk.moves = [], [], []
-        return moved
+    def write_messages(self, conn: Connection, batch: Batch) -> int:
+        """Write a batch of lines, messages and moves; returns how many messages moved. New
+        lines are deflated on a helper thread meanwhile."""
+        new = self._unknown_lines(conn, batch.new_lines) if batch.new_lines else []
+        encoding = self.line_store.encode_later([data for _, data in new]) if new else None
+        executemany(conn, _INSERT_MESSAGE, batch.inserts)
+        if batch.moves:
+            executemany(conn, _MOVE, batch.moves)
+        if encoding is not None:
+            self._store_lines(conn, new, encoding.result())
+        return len(batch.moves)
 
-    def _store_lines(self, conn: Connection, new: list[tuple[bytes, bytes]]) -> None:
-        """Append lines the store does not hold yet; record where they went."""
+    @staticmethod
+    def _unknown_lines(
+        conn: Connection, new: list[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, bytes]]:
+        """The (hash, line) pairs the store does not hold yet, each once."""
         unique = dict(new)
         known: set[bytes] = set()
         hashes = list(unique)
@@ -114,11 +117,16 @@ class CatalogSide:
             known.update(
                 conn.execute(select(lines.c.hash).where(lines.c.hash.in_(chunk))).scalars()
             )
+        return [(digest, data) for digest, data in unique.items() if digest not in known]
+
+    def _store_lines(
+        self, conn: Connection, new: list[tuple[bytes, bytes]], encoded: list[bytes]
+    ) -> None:
+        """Append the lines (``encoded``: deflated); record where they went."""
         rows = []
-        for digest, data in unique.items():
-            if digest not in known:
-                ref = self.line_store.append(data)
-                rows.append((digest, ref.pack, ref.offset, ref.length))
+        for (digest, data), deflated in zip(new, encoded, strict=True):
+            ref = self.line_store.append(data, deflated)
+            rows.append((digest, ref.pack, ref.offset, ref.length))
         executemany(conn, _INSERT_LINE, rows)
 
     def delete_messages(self, conn: Connection, uids: list[int]) -> None:

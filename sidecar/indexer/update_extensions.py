@@ -82,22 +82,32 @@ class ExtensionSide:
         """A message whose rows in that extension's database the next ``flush`` brings in line."""
         self._targets.setdefault(extension_id, []).append(target)
 
-    def flush(self, gone: str = "message_deleted") -> None:
-        """Sync the gathered message targets; ``gone`` is the history reason of removed values."""
-        for ext, targets in self._targets.items():
+    def take_targets(self) -> dict[str, list[extsync.MessageTarget]]:
+        """The message targets gathered so far, to :meth:`flush` (possibly on another thread
+        while more are gathered)."""
+        targets, self._targets = self._targets, {}
+        return targets
+
+    def flush(
+        self,
+        gone: str = "message_deleted",
+        targets: dict[str, list[extsync.MessageTarget]] | None = None,
+    ) -> None:
+        """Sync the gathered message targets (or ``targets``, taken before); ``gone`` is the
+        history reason of removed values."""
+        for ext, targets_of in (self.take_targets() if targets is None else targets).items():
             ext_conn = self._conn(ext)
             if ext_conn is not None:
                 self._count(
                     extsync.sync_messages(
                         ext_conn,
                         self.chat_id,
-                        targets,
+                        targets_of,
                         now=self.now,
                         gone_reason=gone,
                         record=self.feed,
                     )
                 )
-        self._targets.clear()
 
     def drop_unknown(self, old_extensions: set[str], known: list[int]) -> None:
         """During a resync: drop rows of message ids the catalog does not have (left by an

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import msgspec
@@ -67,8 +68,12 @@ class OldMessage:
     msg_uid: int
     position: int
     line_no: int
-    namespaces: list[str]
+    namespaces_json: str  # decoded when asked: most messages of a re-indexed chat never are
     problems: str | None
+
+    @cached_property
+    def namespaces(self) -> list[str]:
+        return msgspec.json.decode(self.namespaces_json, type=list[str])
 
 
 def load_old_messages(conn: Connection, chat_id: str) -> dict[int, OldMessage]:
@@ -79,7 +84,7 @@ def load_old_messages(conn: Connection, chat_id: str) -> dict[int, OldMessage]:
         (chat_id,),
     )
     return {
-        line_no - 1: OldMessage(uid, position, line_no, msgspec.json.decode(names), probs)
+        line_no - 1: OldMessage(uid, position, line_no, names, probs)
         for uid, position, line_no, names, probs in rows
     }
 
@@ -104,4 +109,24 @@ class Walk:
     new_lines: list[tuple[bytes, bytes]] = field(default_factory=list)  # (hash, line)
     inserts: list[tuple[Any, ...]] = field(default_factory=list)
     moves: list[tuple[int, int, int]] = field(default_factory=list)  # (position, line_no, uid)
+    unchecked: list[tuple[int, bytes]] = field(default_factory=list)  # lines read, not yet checked
     problem_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def take_batch(self) -> Batch:
+        """The lines, messages and moves gathered so far, to write; the walk starts anew."""
+        batch = Batch(self.new_lines, self.inserts, self.moves, self.unchecked[:])
+        self.new_lines, self.inserts, self.moves = [], [], []
+        self.unchecked.clear()  # the same list: the file's line reader appends to it
+        return batch
+
+
+@dataclass
+class Batch:
+    """Rows of the catalog one batch of the walk writes."""
+
+    new_lines: list[tuple[bytes, bytes]]  # (hash, line)
+    inserts: list[tuple[Any, ...]]
+    moves: list[tuple[int, int, int]]  # (position, line_no, uid)
+    unchecked: list[
+        tuple[int, bytes]
+    ]  # (index, line) read from the file, to check against the scan

@@ -129,11 +129,18 @@ class ChatFile:
             raise ChatFileChanged(f"{self.path} changed while it was read")
 
     def lines(
-        self, scan: Scan | None = None, wanted: Sequence[bool] | None = None
+        self,
+        scan: Scan | None = None,
+        wanted: Sequence[bool] | None = None,
+        *,
+        unchecked: list[tuple[int, bytes]] | None = None,
     ) -> Iterator[tuple[int, bytes]]:
         """``(index, line)`` for every line, or only where ``wanted[index]`` is true. A few wanted
         lines are read at their offsets (``scan`` needed); many are read in one sequential pass.
-        With ``scan``, each line is checked against it (:class:`ChatFileChanged`)."""
+        With ``scan``, each line is checked against it (:class:`ChatFileChanged`); with
+        ``unchecked`` too, lines of the sequential pass are put there instead, for the caller to
+        check with :func:`check_lines` (on another core, sha256 releases the GIL) before it
+        trusts them."""
         if scan is not None and wanted is not None and sum(wanted) * 8 < len(wanted):
             for index, flag in enumerate(wanted):
                 if flag:
@@ -147,11 +154,19 @@ class ChatFile:
             line = raw[:-1] if raw.endswith(b"\n") else raw
             if index == 0 and line.startswith(BOM):
                 line = line[len(BOM) :]
-            if scan is not None:
+            if unchecked is not None:
+                unchecked.append((index, line))
+            elif scan is not None:
                 _check(scan, index, line)
             yield index, line
         if scan is not None and seen < len(scan.hashes):
             raise ChatFileChanged(f"{self.path} lost lines while it was read")
+
+
+def check_lines(scan: Scan, lines: Sequence[tuple[int, bytes]]) -> None:
+    """Raise :class:`ChatFileChanged` unless each ``(index, line)`` matches ``scan``."""
+    for index, line in lines:
+        _check(scan, index, line)
 
 
 def _check(scan: Scan, index: int, line: bytes) -> None:

@@ -44,6 +44,7 @@ class Database:
 
     def __init__(self, path: Path, metadata: MetaData, options: SqliteOptions) -> None:
         self.path = path
+        self.metadata = metadata
         self._write_lock = threading.Lock()
         created = not path.exists()
         self._writer = write_engine(path, options)

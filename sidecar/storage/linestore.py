@@ -15,6 +15,7 @@ import os
 import re
 import threading
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,7 @@ class LineStore:
         self._buffer = bytearray()
         self._dirty = False
         self._readers: dict[int, int] = {}
+        self._encoder: ThreadPoolExecutor | None = None
         if not self._compressed[self._pack]:  # a pack from before compression: start a new one
             os.close(self._fd)
             self._pack += 1
@@ -115,8 +117,17 @@ class LineStore:
             self._compressed[pack] = found
         return found
 
-    def append(self, data: bytes) -> LineRef:
-        """Append one line; call :meth:`sync` before committing references to it."""
+    def encode_later(self, lines: list[bytes]) -> Future[list[bytes]]:
+        """Deflate ``lines`` on a helper thread while the caller goes on (zlib releases the GIL,
+        so a bulk index compresses on the second core); hand each result to :meth:`append`."""
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = ThreadPoolExecutor(1, thread_name_prefix="line-encode")
+            return self._encoder.submit(pack_codec.encode_all, lines)
+
+    def append(self, data: bytes, encoded: bytes | None = None) -> LineRef:
+        """Append one line (``encoded``: its deflated form, if already made); call :meth:`sync`
+        before committing references to it."""
         with self._lock:
             self._check_open()
             self._leave_lost_packs()
@@ -127,7 +138,7 @@ class LineStore:
                 self._fd = self._open_for_append(self._pack)
                 self._size = os.fstat(self._fd).st_size  # the header of a compressed pack
             if self._compressed[self._pack]:
-                data = pack_codec.encode(data)
+                data = pack_codec.encode(data) if encoded is None else encoded
             ref = LineRef(self._pack, self._size, len(data))
             self._buffer += data
             self._size += len(data)
@@ -232,6 +243,9 @@ class LineStore:
 
     def close(self) -> None:
         with self._lock:
+            if self._encoder is not None:
+                self._encoder.shutdown()
+                self._encoder = None
             if self._fd < 0:
                 return
             self._sync_locked()
