@@ -23,7 +23,7 @@ LEVEL = 1
 
 try:
     from isal.isal_zlib import compress as _compress
-except ImportError:  # pragma: no cover - isal is a dependency; kept for odd platforms
+except ImportError:  # pragma: no cover - no isal wheel for this machine (pyproject.toml)
     _compress = zlib.compress
 
 
