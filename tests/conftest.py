@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.st_discovery_tree",  # a SillyTavern data tree for discovery
     "tests.versions_history",  # a chat saved 200 times, indexed after every save
     "tests.common_fixtures",  # h (an index harness) and track (hands-off manifests)
+    "tests.event_fixtures",  # log, hub and served: the change feed on a real catalog
 ]
 
 

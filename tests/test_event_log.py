@@ -3,7 +3,6 @@ persist across restarts and never repeat, pruning, every field kept."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,6 @@ from sidecar.events import ChangeEvent
 from sidecar.storage.event_log import time_seed
 from tests.event_log_helpers import Log
 from tests.hub_helpers import msg, run
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> Iterator[Log]:
-    opened = Log(tmp_path / "db")
-    yield opened
-    opened.close()
 
 
 def test_ids_follow_each_other_and_since_returns_later_events(log: Log) -> None:

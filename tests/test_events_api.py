@@ -4,9 +4,6 @@ the test thread, as the indexer logs them, and the hub is told."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 
@@ -30,24 +27,6 @@ from tests.events_server import (
     read_messages,
     serve,
 )
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> Iterator[Log]:
-    opened = Log(tmp_path / "db")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def hub(log: Log) -> EventHub:
-    return log.hub()
-
-
-@pytest.fixture
-def served(hub: EventHub) -> Iterator[Served]:
-    with serve(hub) as running:
-        yield running
 
 
 def test_live_events_arrive_as_sse_messages(served: Served, hub: EventHub, log: Log) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,13 +13,6 @@ from sidecar.events import ChangeEvent, Reset
 from sidecar.events.hub import StreamItem
 from tests.event_log_helpers import Log
 from tests.hub_helpers import AT, bound, ids_of, msg, run, take, until_waiting
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> Iterator[Log]:
-    opened = Log(tmp_path / "db")
-    yield opened
-    opened.close()
 
 
 def test_notify_from_another_thread_wakes_a_waiting_stream(log: Log) -> None:

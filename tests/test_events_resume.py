@@ -3,7 +3,6 @@ earlier one (the ids persist), or a reset for an id that cannot be replayed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,24 +22,6 @@ from tests.events_server import (
     read_messages,
     serve,
 )
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> Iterator[Log]:
-    opened = Log(tmp_path / "db")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def hub(log: Log) -> EventHub:
-    return log.hub()
-
-
-@pytest.fixture
-def served(hub: EventHub) -> Iterator[Served]:
-    with serve(hub) as running:
-        yield running
 
 
 def test_resume_with_last_event_id_returns_exactly_the_missed_events(
