@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sidecar.config import Settings
 from sidecar.daemon.wiring import create_indexer, create_registry, open_catalog, open_line_store
@@ -20,11 +20,14 @@ T = TypeVar("T")
 
 
 @contextmanager
-def opened(root: Path, db_dir: Path) -> Iterator[ChatIndexer]:
-    """The indexer as the CLI builds it (settings -> registry, catalog -> indexer)."""
-    settings = Settings.model_validate(
-        {"storage": {"database_dir": str(db_dir)}, "sillytavern": {"data_root": str(root)}}
-    )
+def opened(root: Path, db_dir: Path, **index: Any) -> Iterator[ChatIndexer]:
+    """The indexer as ``sidecar index`` builds it (settings -> registry, catalog -> indexer),
+    with these ``index.*`` settings."""
+    settings = Settings.model_validate({
+        "storage": {"database_dir": str(db_dir)},
+        "sillytavern": {"data_root": str(root)},
+        "index": index,
+    })  # fmt: skip
     registry = create_registry(settings)
     registry.open()
     catalog = open_catalog(settings)

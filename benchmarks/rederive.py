@@ -24,41 +24,17 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import chatgen
+from index_common import opened
 from sqlalchemy import Connection
 
-from sidecar.config import Settings
-from sidecar.daemon.wiring import create_indexer, create_registry, open_catalog, open_line_store
-from sidecar.indexer.indexer import ChatIndexer
 from sidecar.indexer.scan import ScanSummary, full_scan
 from tests import handsoff
 
 MB = 1e6
-
-
-@contextmanager
-def opened(root: Path, db_dir: Path, **index: Any) -> Iterator[ChatIndexer]:
-    """The indexer as ``sidecar index`` builds it, with these ``index.*`` settings."""
-    settings = Settings.model_validate({
-        "storage": {"database_dir": str(db_dir)},
-        "sillytavern": {"data_root": str(root)},
-        "index": index,
-    })  # fmt: skip
-    registry = create_registry(settings)
-    registry.open()
-    catalog = open_catalog(settings)
-    line_store = open_line_store(settings)
-    try:
-        yield create_indexer(settings, registry, catalog, line_store, root)
-    finally:
-        line_store.close()
-        catalog.close()
-        registry.close()
 
 
 def identity(conn: Connection) -> tuple[Any, ...]:
