@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,19 +20,13 @@ from pathlib import Path
 import httpx
 
 from sidecar.storage.lock import lock_holder
+from tests.live_server import free_port
 
 PREFIX = "/api/plugins/valuetracker"
 
 
 class Failed(AssertionError):
     """A sidecar process did something it must not (exit with an error, never start)."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

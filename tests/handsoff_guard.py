@@ -36,6 +36,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,15 @@ class Guard:
     def push(self, name: str) -> None:
         with self._lock:
             self._scopes.append(Scope(name))
+
+    def problems_of(self, action: Callable[[], object]) -> list[str]:
+        """What the guard reports for what ``action`` does, in a scope of its own."""
+        self.push("probe")
+        try:
+            action()
+        finally:
+            problems = self.pop()
+        return problems
 
     def pop(self) -> list[str]:
         """Close the innermost scope: what sidecar did to its roots and to the outer scopes'

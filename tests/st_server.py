@@ -22,7 +22,6 @@ import fcntl
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,8 @@ from pathlib import Path
 
 import httpx
 import yaml
+
+from tests.live_server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -45,13 +46,6 @@ START_TIMEOUT = 240.0  # the first start compiles the front end (about 70 s on 2
 
 class StartFailed(RuntimeError):
     """A server did not come up; the message ends with its log."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from sidecar.cli.recovery import write_new_file
 from sidecar.config import Settings
@@ -65,16 +64,6 @@ def test_manifest_follows_the_harness_saves(tmp_path: Path, track: Track) -> Non
     assert [path for path, _ in manifest.differences()] == [str(a)]
 
 
-def _probe(action: Any) -> list[str]:
-    """Problems the guard reports for what ``action`` does, in a scope of its own."""
-    GUARD.push("probe")
-    try:
-        action()
-    finally:
-        problems = GUARD.pop()
-    return problems
-
-
 def test_guard_reports_sidecar_writing_and_locking_in_a_data_root(tmp_path: Path) -> None:
     root = tmp_path / "st"
     _chat(root, "A/a.jsonl", 1)
@@ -86,7 +75,7 @@ def test_guard_reports_sidecar_writing_and_locking_in_a_data_root(tmp_path: Path
         with hold_lock(root / "default-user"):  # creates and flocks a lock file in the root
             pass
 
-    problems = "\n".join(line.removeprefix(str(root)) for line in _probe(sidecar_writes))
+    problems = "\n".join(line.removeprefix(str(root)) for line in GUARD.problems_of(sidecar_writes))
     folder = "/default-user/chats/A"
     assert f"{folder}/restored.jsonl: os.link by sidecar/cli/recovery.py:" in problems
     assert f"{folder}/restored.jsonl: added (data root {root})" in problems
@@ -104,7 +93,7 @@ def test_guard_accepts_the_tests_own_changes(tmp_path: Path) -> None:
         (root / "default-user" / "chats" / "A").rename(root / "default-user" / "chats" / "B")
         _chat(root, "C/c.jsonl", 1).unlink()
 
-    assert _probe(harness_changes) == []
+    assert GUARD.problems_of(harness_changes) == []
 
 
 def test_guard_finds_roots_sidecar_lists_and_checks_subprocess_changes(tmp_path: Path) -> None:
@@ -127,7 +116,7 @@ def test_guard_finds_roots_sidecar_lists_and_checks_subprocess_changes(tmp_path:
         script = f"open({str(a)!r}, 'ab').write(b'x')"  # another process: no audit hook there
         subprocess.run([sys.executable, "-c", script], check=True)
 
-    problems = _probe(index_then_change_behind_the_back)
+    problems = GUARD.problems_of(index_then_change_behind_the_back)
     assert problems == [f"{a}: changed: size, mtime_ns, ctime_ns, content (data root {root})"]
 
 
@@ -144,6 +133,6 @@ def test_sidecar_subprocess_roots_are_registered(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         subprocess.run(["chmod", "0600", str(a)], check=True)
 
-    assert _probe(index_and_tamper) == [
+    assert GUARD.problems_of(index_and_tamper) == [
         f"{a}: changed: mode, ctime_ns (data root {root})",
     ]

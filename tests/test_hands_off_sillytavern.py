@@ -32,16 +32,6 @@ def _root(tmp_path: Path) -> Path:
     return root
 
 
-def _in_scope(action: object) -> list[str]:
-    assert callable(action)
-    GUARD.push("probe")
-    try:
-        action()
-    finally:
-        problems = GUARD.pop()
-    return problems
-
-
 def test_sillytavern_writes_are_accepted_and_sidecar_writes_reported(tmp_path: Path) -> None:
     root = _root(tmp_path)
     log = tmp_path / "children.log"
@@ -59,7 +49,7 @@ def test_sillytavern_writes_are_accepted_and_sidecar_writes_reported(tmp_path: P
         # sidecar code in this process restoring into the root: still caught.
         write_new_file(root / "default-user" / "chats" / "A" / "restored.jsonl", b"{}", force=False)
 
-    problems = _in_scope(sillytavern_then_sidecar)
+    problems = GUARD.problems_of(sillytavern_then_sidecar)
     # Only sidecar's restore shows (its temporary file, the link, the removal), nothing else.
     assert problems
     assert all(" by sidecar/cli/recovery.py:" in line for line in problems), problems
@@ -75,7 +65,7 @@ def test_a_sidecar_subprocess_writing_there_is_reported(tmp_path: Path) -> None:
         env = {**os.environ, **GUARD.written_by_sillytavern(root, log)}
         subprocess.run([sys.executable, "-c", CHILD_WRITES, str(root)], env=env, check=True)
 
-    problems = _in_scope(child_writes)
+    problems = GUARD.problems_of(child_writes)
     found = sorted(line.split(" (pid ")[0] for line in problems)
     assert found == sorted(
         [
@@ -85,7 +75,7 @@ def test_a_sidecar_subprocess_writing_there_is_reported(tmp_path: Path) -> None:
             f"{root}/index.db: sqlite3.connect by a sidecar subprocess",
         ]
     )
-    assert _in_scope(lambda: None) == []  # each write is reported once
+    assert GUARD.problems_of(lambda: None) == []  # each write is reported once
 
 
 def test_a_real_sidecar_index_there_writes_nothing(tmp_path: Path) -> None:
@@ -101,5 +91,5 @@ def test_a_real_sidecar_index_there_writes_nothing(tmp_path: Path) -> None:
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
 
-    assert _in_scope(index) == []
+    assert GUARD.problems_of(index) == []
     assert log.exists()  # the hook ran in the child (it opens its log at start)
