@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,10 @@ from sidecar.config import Settings
 from sidecar.daemon.notify import Notifier
 from sidecar.daemon.service import IndexService
 from sidecar.daemon.wiring import create_registry
-from tests.conftest import PREFIX
 from tests.event_log_helpers import daemon_hub
 from tests.index_harness import Harness
 from tests.live_server import wait_until
+from tests.query_site import QuerySite
 from tests.st_files import header, message, st_save
 
 A = "alice/chats/Seraphina/a.jsonl"
@@ -39,29 +38,8 @@ def chat_a(chapter: int, **more: Any) -> list[Any]:
     ]
 
 
-@dataclass
-class Site:
-    client: TestClient[Any]
-    ids: dict[str, str]
-
-    def get(self, path: str, *, as_user: str | None = None, **params: Any) -> Any:
-        headers = {"x-sillytavern-user": as_user} if as_user else {}
-        return self.client.get(PREFIX + path, params=params, headers=headers)
-
-    def ok(self, path: str, *, as_user: str | None = None, **params: Any) -> Any:
-        response = self.get(path, as_user=as_user, **params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def error(self, status: int, path: str, **params: Any) -> str:
-        response = self.get(path, **params)
-        assert response.status_code == status, response.text
-        message: str = response.json()["error"]
-        return message
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuerySite]:
     base = tmp_path_factory.mktemp("chat-level")
     root, db_dir = base / "root", base / "databases"
     st_save(root / A, chat_a(1, gone="soon"))
@@ -78,17 +56,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         {"storage": {"database_dir": str(db_dir)}, "sillytavern": {"data_root": None}}
     )
     with TestClient(create_app(settings)) as client:
-        yield Site(client, ids)
+        yield QuerySite(client, ids)
 
 
-def test_chat_detail_lists_chat_level_namespaces(site: Site) -> None:
+def test_chat_detail_lists_chat_level_namespaces(site: QuerySite) -> None:
     detail = site.ok(f"/chats/{site.ids[A]}")
     assert detail["namespaces"] == {"mood": 1}
     assert detail["chatNamespaces"] == {"arc": 2, "plain_ns": 1}  # keys per namespace
     assert site.ok(f"/chats/{site.ids[B]}")["chatNamespaces"] == {"arc": 1}
 
 
-def test_chat_namespace_object_and_keys(site: Site) -> None:
+def test_chat_namespace_object_and_keys(site: QuerySite) -> None:
     chat = site.ids[A]
     assert site.ok(f"/chats/{chat}/data/arc") == {"a/b": "slash", "chapter": 2}
     assert site.ok(f"/chats/{chat}/data/arc/chapter") == {"chapter": 2}
@@ -101,13 +79,13 @@ def test_chat_namespace_object_and_keys(site: Site) -> None:
     assert site.error(404, "/chats/nope/data/arc") == "Chat not found"
 
 
-def test_chat_namespace_is_scoped_to_the_user(site: Site) -> None:
+def test_chat_namespace_is_scoped_to_the_user(site: QuerySite) -> None:
     path = f"/chats/{site.ids[BOB]}/data/arc"
     assert site.ok(path, as_user="bob") == {"chapter": 2}
     assert site.get(path, as_user="alice").status_code == 404
 
 
-def item(site: Site, rel: str, user: str, key: str, value: Any) -> dict[str, Any]:
+def item(site: QuerySite, rel: str, user: str, key: str, value: Any) -> dict[str, Any]:
     return {"chatId": site.ids[rel], "user": user, "key": key, "value": value}
 
 
@@ -115,7 +93,7 @@ def by_chat(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: (i["chatId"], i["key"]))
 
 
-def test_chat_level_values_across_chats(site: Site) -> None:
+def test_chat_level_values_across_chats(site: QuerySite) -> None:
     everything = by_chat([
         item(site, A, "alice", "a/b", "slash"),
         item(site, A, "alice", "chapter", 2),
@@ -143,7 +121,7 @@ def test_chat_level_values_across_chats(site: Site) -> None:
     ]
 
 
-def test_chat_level_pages(site: Site) -> None:
+def test_chat_level_pages(site: QuerySite) -> None:
     seen, cursor = [], None
     while True:
         params: dict[str, Any] = {"level": "chat", "limit": 1}
@@ -158,7 +136,7 @@ def test_chat_level_pages(site: Site) -> None:
     assert len(seen) == 4
 
 
-def test_level_parameter_errors(site: Site) -> None:
+def test_level_parameter_errors(site: QuerySite) -> None:
     assert site.error(400, "/data/arc", level="swipe") == "level must be message or chat"
     assert "message-level" in site.error(400, "/data/arc", level="chat", selected="true")
     assert site.error(404, "/data/nothing", level="chat") == "Namespace not found"
@@ -170,7 +148,7 @@ def test_level_parameter_errors(site: Site) -> None:
     assert site.ok("/data/arc")["items"] == []  # no message carries arc
 
 
-def test_chat_level_value_history(site: Site) -> None:
+def test_chat_level_value_history(site: QuerySite) -> None:
     chat = site.ids[A]
     versions = site.ok(f"/chats/{chat}/history/arc/chapter")["items"]
     assert [(v["value"], v["reason"], v["swipe"]) for v in versions] == [

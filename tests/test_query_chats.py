@@ -16,6 +16,7 @@ from sidecar.api.app import create_app
 from sidecar.config import Settings
 from tests.conftest import PREFIX
 from tests.index_harness import Harness
+from tests.query_site import QuerySite
 from tests.st_files import header, message, st_save, swiped
 
 SOLO_A = "alice/chats/Seraphina/Chat A.jsonl"
@@ -25,25 +26,8 @@ BOB = "bob/chats/Nova/Bob chat.jsonl"
 
 
 @dataclass
-class Corpus:
-    client: TestClient[Any]
-    ids: dict[str, str]  # rel_path -> chatId
+class Corpus(QuerySite):
     root: Path
-
-    def get(self, path: str, *, as_user: str | None = None, **params: Any) -> Any:
-        headers = {"x-sillytavern-user": as_user} if as_user else {}
-        return self.client.get(PREFIX + path, params=params, headers=headers)
-
-    def ok(self, path: str, *, as_user: str | None = None, **params: Any) -> Any:
-        response = self.get(path, as_user=as_user, **params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def error(self, status: int, path: str, *, as_user: str | None = None, **params: Any) -> str:
-        response = self.get(path, as_user=as_user, **params)
-        assert response.status_code == status, response.text
-        message: str = response.json()["error"]
-        return message
 
 
 def write_root(root: Path) -> None:
