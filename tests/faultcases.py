@@ -138,6 +138,7 @@ def run_case(name: str, world: dict[str, Any], tmp_path: Path) -> dict[str, str]
             assert shown in damaged
     assert "Traceback" not in d.output
     row["repair"] = "automatic at start" if not case.health else "none"
+    fixed_out = ""
     if case.repair:
         row["repair"] = "sidecar repair"
         if name == "catalog page":  # the dry run says what it would do and changes nothing
@@ -150,6 +151,7 @@ def run_case(name: str, world: dict[str, Any], tmp_path: Path) -> dict[str, str]
         fixed = fk.run_cli("repair", db_dir=db, root=root)
         assert fixed.returncode == 0, fixed.stdout + fixed.stderr
         assert "done:" in fixed.stdout
+        fixed_out = fixed.stdout
     if case.restore:
         back = fk.run_cli("restore-db", fk.TRACKER, db_dir=db)
         assert back.returncode == 0, back.stdout + back.stderr
@@ -161,7 +163,7 @@ def run_case(name: str, world: dict[str, Any], tmp_path: Path) -> dict[str, str]
         ids = fk.chat_ids(d)
         lost_version = routes(d)["old version"]
     if case.ids_kept:
-        assert ids == world["ids"]
+        assert ids == world["ids"], f"chatIds not kept: {ids} != {world['ids']}\n{fixed_out}"
     after = dump_folder(db)
     assert not differences(comparable(after), comparable(world["clean"]))
     assert fk.tracker_rows(db / "tracker.db") == world["tracker"]
