@@ -4,9 +4,12 @@ Measures, in temporary folders (removed at the end unless ``--keep DIR``):
 
 1. generation of the data root (``chatgen.py``: 200 chats, ~400 MB at ``--scale 1``, including a
    heavy 2,500-message / 20 MB chat with swipes and two extension namespaces, and a 100 MB chat);
-2. baseline: read and ``msgspec.json.decode`` every line of every file in one process;
+2. baselines: read and parse every line of every file in one process, once with
+   ``msgspec.json.decode`` (sidecar's parser) and once with ``json.loads`` (the parser whose speed
+   matches the issue's own baseline, 1.7-2.2 s for ~300 MB; msgspec is twice as fast);
 3. full index: the indexer built exactly as ``sidecar index`` builds it, one ``full_scan`` into an
-   empty database folder; time, MB/s and ratio to the baseline;
+   empty database folder; time, MB/s and ratio to each baseline; then the floor under it
+   (``index_floor.py``): the same rows stored with no parsing at all;
 4. incremental re-index of the heavy chat: its own full index (alone, fresh databases), then 10
    rounds of "change one message's extension data in the middle, save the file the way
    SillyTavern does (temp file, fsync, rename), ``index_location``": median, max, and the result
@@ -17,8 +20,9 @@ Measures, in temporary folders (removed at the end unless ``--keep DIR``):
 7. disk use: the database folder at rest after the full index, and its peak during it (sampled
    every 20 ms from a thread, -wal files included), each next to the data root's size.
 
-Targets (issue 15): full index, search index included, <= 12x the baseline measured in the same
-run (the CPU seconds it used are printed beside its wall time: above 1x, both cores worked);
+Targets (issue 15): full index, search index included, <= 12x the baselines measured in the
+same run, each judged (the CPU seconds it used are printed beside its wall time: above 1x, both
+cores worked);
 re-index of the heavy chat after one edit <= 50 ms (judged on the median; the max is shown) and
 <= 10% of its full index; peak RSS <= 300 MB with the 100 MB chat; database folder <= 1.5x the
 data root at rest and <= 2x at its peak during the full index.
@@ -38,11 +42,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import chatgen
+import index_floor
 import msgspec
 from disk_use import TARGET_PEAK_RATIO, TARGET_REST_RATIO, PeakSampler, folder_bytes
 from index_common import location, opened, timed, vm_hwm_kb
@@ -59,7 +65,7 @@ TARGET_INCR_MS = 50.0
 TARGET_RSS_MB = 300.0
 ROUNDS = 10
 FULL_RUNS = 3
-OURS = ("data", "db-full", "db-heavy", "db-big", "db-empty", "db-versions")
+OURS = ("data", "db-full", "db-floor", "db-heavy", "db-big", "db-empty", "db-versions")
 
 
 def child(mode: str, root: Path, db_dir: Path, path: Path) -> None:
@@ -85,15 +91,15 @@ def run_child(mode: str, root: Path, db_dir: Path, path: Path) -> dict[str, Any]
     return report
 
 
-def baseline(corpus: chatgen.Corpus) -> tuple[float, int]:
-    """Best of two passes of read + msgspec.json.decode over every line; (seconds, lines)."""
+def baseline(corpus: chatgen.Corpus, decode: Callable[[bytes], Any]) -> tuple[float, int]:
+    """Best of two passes of read + ``decode`` over every line; (seconds, lines)."""
     best, count = float("inf"), 0
     for _ in range(2):
         started, count = time.perf_counter(), 0
         for chat in corpus.chats:
             with open(chat.path, "rb") as file:
                 for line in file:
-                    msgspec.json.decode(line)
+                    decode(line)
                     count += 1
         best = min(best, time.perf_counter() - started)
     return best, count
@@ -181,9 +187,13 @@ def run(work: Path, args: argparse.Namespace) -> None:
         if chat.spec.role != "ordinary":
             print(f"  {chat.spec.role}: {chat.spec.messages:,} messages, {chat.size / MB:.1f} MB")
 
-    base_s, line_count = baseline(corpus)
-    print(f"\n== baseline: read + msgspec.json.decode of {line_count:,} lines")
-    print(f"{base_s:.2f} s, {total / MB / base_s:,.0f} MB/s")
+    base_s, line_count = baseline(corpus, msgspec.json.decode)
+    json_s, _ = baseline(corpus, json.loads)
+    print(f"\n== baselines: read + parse every one of {line_count:,} lines, best of 2")
+    print(f"msgspec.json.decode (sidecar's parser): {base_s:.2f} s, "
+          f"{total / MB / base_s:,.0f} MB/s")  # fmt: skip
+    print(f"json.loads (the issue's baseline: 1.7-2.2 s for ~300 MB): {json_s:.2f} s, "
+          f"{total / MB / json_s:,.0f} MB/s")  # fmt: skip
 
     print("\n== full index (full_scan into empty databases)")
     summary: ScanSummary
@@ -199,7 +209,8 @@ def run(work: Path, args: argparse.Namespace) -> None:
     print(f"catalog: {summary.chats} chats, {summary.messages:,} messages; namespaces: "
           f"{', '.join(summary.namespaces)}; problems: {len(summary.problems)}")  # fmt: skip
     print(f"{full_s:.1f} s, {total / MB / full_s:,.1f} MB/s, "
-          f"{summary.messages / full_s:,.0f} messages/s, {full_ratio:.1f}x baseline")  # fmt: skip
+          f"{summary.messages / full_s:,.0f} messages/s, {full_ratio:.1f}x the msgspec baseline, "
+          f"{full_s / json_s:.1f}x the json.loads baseline")  # fmt: skip
     print(f"CPU time of the process (all threads): {full_cpu:.1f} s, "
           f"{full_cpu / full_s:.2f}x the wall time")  # fmt: skip
     sizes = db_sizes(work / "db-full")
@@ -214,6 +225,15 @@ def run(work: Path, args: argparse.Namespace) -> None:
           f"rest {at_rest / MB:,.1f} MB ({at_rest / on_disk:.2f}x), peak during the index "
           f"{sampler.peak / MB:,.1f} MB ({sampler.peak / on_disk:.2f}x, {sampler.samples} "
           "samples)")  # fmt: skip
+
+    print("\n== floor: the same rows stored with no parsing (index_floor.py), one thread each")
+    floor = index_floor.measure(root, work / "db-full", work / "db-floor")
+    print(f"{floor.rows:,} rows inserted {floor.insert_s:.2f} s, full-text indexes rebuilt "
+          f"{floor.fts_s:.2f} s, {floor.lines_mb:,.1f} MB of distinct lines deflated "
+          f"{floor.deflate_s:.2f} s")  # fmt: skip
+    print(f"total {floor.total_s:.2f} s = {floor.total_s / base_s:.1f}x the msgspec baseline, "
+          f"{floor.total_s / json_s:.1f}x the json.loads baseline; the full index took "
+          f"{full_s / floor.total_s:.1f}x the floor")  # fmt: skip
 
     heavy = corpus.role("heavy")
     assert heavy is not None
@@ -232,7 +252,9 @@ def run(work: Path, args: argparse.Namespace) -> None:
     print(f"re-index with nothing changed: {inc['unchanged'] * 1000:.1f} ms")
 
     targets = [
-        (f"full index <= {TARGET_FULL_RATIO:g}x baseline", full_ratio <= TARGET_FULL_RATIO,
+        (f"full index <= {TARGET_FULL_RATIO:g}x json.loads", full_s / json_s <= TARGET_FULL_RATIO,
+         f"{full_s / json_s:.1f}x ({full_s:.1f} s vs {json_s:.2f} s)"),
+        (f"full index <= {TARGET_FULL_RATIO:g}x msgspec", full_ratio <= TARGET_FULL_RATIO,
          f"{full_ratio:.1f}x ({full_s:.1f} s vs {base_s:.2f} s)"),
         (f"incremental <= {TARGET_INCR_RATIO:.0%} of full", inc_ratio <= TARGET_INCR_RATIO,
          f"{inc_ratio:.1%} (median {median * 1000:.0f} ms / {inc['full'] * 1000:,.0f} ms)"),
