@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import msgspec
 import pytest
 
-from sidecar.sillytavern.chatfile import ChatFile, line_hash
+from sidecar.sillytavern.chatfile import KEEP_BYTES, ChatFile, line_hash
 from sidecar.storage.linestore import LineRef
 from tests import handsoff
 from tests.hostile_parts import HOSTILE_DIR, Big, Case, good
@@ -105,8 +105,8 @@ class Injected(ChatFile):
             Injected.before_open(path)
         super().__init__(path)
 
-    def scan(self) -> Any:
-        found = super().scan()
+    def scan(self, keep_bytes: int = KEEP_BYTES) -> Any:
+        found = super().scan(keep_bytes)
         if Injected.after_scan is not None and Injected.times > 0:
             Injected.times -= 1
             Injected.after_scan(self.path)

@@ -8,6 +8,13 @@ re-reading the same descriptor always sees the same version. A file written in p
 another tool) can change under the reader: every line read again is checked against its hash
 from the scan, and :meth:`ChatFile.check_unchanged` compares size and time at the end; a
 difference raises :class:`ChatFileChanged`, so the caller can roll back and read it again.
+
+A file of up to :data:`KEEP_BYTES` keeps the lines its scan read (``Scan.raw``), so they are
+neither read nor hashed a second time: they are the very bytes the hashes were made from. Only
+bigger files are streamed twice, to keep memory bounded. The same guarantee holds for kept
+lines: :meth:`ChatFile.check_unchanged` compares every kept line that was handed out with the
+file's bytes (one read and one comparison when most were), so a file rewritten in place even
+with its size and time kept is caught.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import BinaryIO
 BOM = b"\xef\xbb\xbf"
 HASH_SIZE = 16
 READ_BUFFER = 1 << 20
+KEEP_BYTES = 32 << 20  # files up to this size keep their scanned lines in memory
 
 
 class ChatFileChanged(Exception):
@@ -58,6 +66,7 @@ class Scan:
     trailing_newline: bool
     hashes: list[bytes] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
+    raw: list[bytes] | None = None  # the lines as read, "\n" and BOM kept (up to KEEP_BYTES)
 
 
 class ChatFile:
@@ -75,6 +84,7 @@ class ChatFile:
         except BaseException:
             os.close(fd)
             raise
+        self._handed_out: list[int] = []  # indexes of kept lines given to the caller
 
     def __enter__(self) -> ChatFile:
         return self
@@ -90,10 +100,12 @@ class ChatFile:
         self._file.seek(0)
         yield from self._file
 
-    def scan(self) -> Scan:
-        """Hash every line; record the framing and where each line starts."""
+    def scan(self, keep_bytes: int = KEEP_BYTES) -> Scan:
+        """Hash every line; record the framing and where each line starts. A file of up to
+        ``keep_bytes`` also keeps its lines as read (``Scan.raw``)."""
         info = os.fstat(self._file.fileno())
         scan = Scan(info.st_size, info.st_mtime_ns, info.st_ino, b"", False, False)
+        kept: list[bytes] | None = [] if info.st_size <= keep_bytes else None
         position = 0
         for index, raw in enumerate(self._raw_lines()):
             # A view, not a slice: a 50 MB line is not copied to be hashed.
@@ -104,18 +116,25 @@ class ChatFile:
                 line = line[len(BOM) :]
                 start += len(BOM)
             scan.hashes.append(line_hash(line))
+            if kept is not None:
+                kept.append(raw)
             scan.offsets.append(start)
             scan.trailing_newline = raw.endswith(b"\n")
             position += len(raw)
         scan.offsets.append(position)
         scan.size = position
+        if kept is not None and position <= keep_bytes:  # it may have grown since the fstat
+            scan.raw = kept
         scan.file_hash = content_hash(
             scan.hashes, bom=scan.bom, trailing_newline=scan.trailing_newline
         )
         return scan
 
     def line(self, scan: Scan, index: int) -> bytes:
-        """Line ``index`` alone, read at its offset."""
+        """Line ``index`` alone, read at its offset (or kept by the scan)."""
+        if scan.raw is not None:
+            self._handed_out.append(index)
+            return _strip(scan, index)
         start, end = scan.offsets[index], scan.offsets[index + 1]
         data = os.pread(self._file.fileno(), end - start, start)
         line = data[:-1] if data.endswith(b"\n") else data
@@ -123,10 +142,25 @@ class ChatFile:
         return line
 
     def check_unchanged(self, scan: Scan) -> None:
-        """Raise :class:`ChatFileChanged` if the file's size or time moved since ``scan``."""
+        """Raise :class:`ChatFileChanged` if the file's size or time moved since ``scan``, or if
+        a kept line handed out differs from the file's bytes now."""
         info = os.fstat(self._file.fileno())
         if (info.st_size, info.st_mtime_ns) != (scan.size, scan.mtime_ns):
             raise ChatFileChanged(f"{self.path} changed while it was read")
+        if scan.raw is not None and self._handed_out:
+            self._check_kept(scan, scan.raw)
+
+    def _check_kept(self, scan: Scan, raw: list[bytes]) -> None:
+        fd = self._file.fileno()
+        if len(self._handed_out) * 8 >= len(raw):  # most of them: the whole file at once
+            if os.pread(fd, scan.size + 1, 0) != b"".join(raw):
+                raise ChatFileChanged(f"{self.path} changed while it was read")
+            return
+        for index in self._handed_out:
+            start, end = scan.offsets[index], scan.offsets[index + 1]
+            kept = raw[index][len(BOM) :] if index == 0 and scan.bom else raw[index]
+            if os.pread(fd, end - start, start) != kept:
+                raise ChatFileChanged(f"line {index + 1} changed while it was read")
 
     def lines(
         self,
@@ -140,7 +174,13 @@ class ChatFile:
         With ``scan``, each line is checked against it (:class:`ChatFileChanged`); with
         ``unchecked`` too, lines of the sequential pass are put there instead, for the caller to
         check with :func:`check_lines` (on another core, sha256 releases the GIL) before it
-        trusts them."""
+        trusts them. Lines the scan kept are yielded from memory, and need no check."""
+        if scan is not None and scan.raw is not None:
+            for index in range(len(scan.raw)):
+                if wanted is None or (index < len(wanted) and wanted[index]):
+                    self._handed_out.append(index)
+                    yield index, _strip(scan, index)
+            return
         if scan is not None and wanted is not None and sum(wanted) * 8 < len(wanted):
             for index, flag in enumerate(wanted):
                 if flag:
@@ -161,6 +201,13 @@ class ChatFile:
             yield index, line
         if scan is not None and seen < len(scan.hashes):
             raise ChatFileChanged(f"{self.path} lost lines while it was read")
+
+
+def _strip(scan: Scan, index: int) -> bytes:
+    """Kept line ``index`` without its newline (and the BOM, for line 0)."""
+    raw = scan.raw[index] if scan.raw is not None else b""
+    line = raw[:-1] if raw.endswith(b"\n") else raw
+    return line[len(BOM) :] if index == 0 and scan.bom else line
 
 
 def check_lines(scan: Scan, lines: Sequence[tuple[int, bytes]]) -> None:
