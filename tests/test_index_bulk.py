@@ -71,7 +71,7 @@ KILLER = textwrap.dedent("""
     h = Harness(Path(sys.argv[1]), Path(sys.argv[2]))
     done = []
     if sys.argv[3] == "rebuild":  # killed while the indexes are rebuilt at the end
-        bulk.rebuild = lambda databases: os._exit(9)
+        bulk.rebuild = lambda databases, **_: os._exit(9)
 
     def progress(location, result):
         done.append(location)

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from sidecar.indexer.update_state import SegmentFill
 from sidecar.storage.extension_db import Database, ExtensionDatabase
-from sidecar.storage.fts_bulk import restore_fts, suspend_fts
+from sidecar.storage.fts_bulk import clear_segments, restore_fts, suspend_fts
 from sidecar.storage.sqlite import fetchall
 
 if TYPE_CHECKING:
@@ -107,14 +108,17 @@ def bulk_load(indexer: ChatIndexer) -> Iterator[BulkLoad | None]:
     load = BulkLoad(original)
     log.info("first index of this database folder: a bulk load; search finds matches once it ends")
     suspend_fts(indexer.catalog)
-    indexer.stores = dataclasses.replace(original, database_for=load.database_for)
+    clear_segments(indexer.catalog)
+    fill = SegmentFill()
+    indexer.stores = dataclasses.replace(original, database_for=load.database_for, segments=fill)
     indexer.database_for = load.database_for
     try:
         yield load
     finally:
         indexer.stores, indexer.database_for = original, original.database_for
         started = time.monotonic()
-        rebuild([indexer.catalog, *load.suspended.values()])
+        filled = indexer.catalog if fill.exact else None
+        rebuild([indexer.catalog, *load.suspended.values()], filled=filled)
         if load.suspended:
             _record(indexer.catalog, [])
         log.info(
@@ -123,12 +127,13 @@ def bulk_load(indexer: ChatIndexer) -> Iterator[BulkLoad | None]:
         )
 
 
-def rebuild(databases: Sequence[Database]) -> None:
-    """Rebuild the full-text indexes of ``databases`` on two threads. Every one is tried; the
-    first failure is raised afterwards (a database left without its triggers is rebuilt when it
-    is next opened, or by the next full pass)."""
+def rebuild(databases: Sequence[Database], filled: Database | None = None) -> None:
+    """Rebuild the full-text indexes of ``databases`` on two threads (``filled``: the catalog,
+    when the walk filled its segmentation table). Every one is tried; the first failure is
+    raised afterwards (a database left without its triggers is rebuilt when it is next opened,
+    or by the next full pass)."""
     with ThreadPoolExecutor(REBUILD_THREADS, thread_name_prefix="fts-rebuild") as pool:
-        futures = [pool.submit(restore_fts, db) for db in databases]
+        futures = [pool.submit(restore_fts, db, segments_filled=db is filled) for db in databases]
     errors = [exc for future in futures if (exc := future.exception()) is not None]
     for db, future in zip(databases, futures, strict=True):
         if future.exception() is not None:

@@ -29,7 +29,7 @@ from sidecar.indexer import extsync
 from sidecar.indexer.batches import BatchWriter
 from sidecar.indexer.diff import Block, diff_lines
 from sidecar.indexer.feed import events_of
-from sidecar.indexer.parse import message_record, parse_line
+from sidecar.indexer.parse import MESSAGE_FIELDS, message_record, parse_line
 from sidecar.indexer.update_catalog import CatalogSide
 from sidecar.indexer.update_extensions import ExtensionSide
 from sidecar.indexer.update_state import (
@@ -47,8 +47,10 @@ from sidecar.sillytavern.discovery import ChatLocation
 from sidecar.sillytavern.messages import header_problems, is_header
 from sidecar.storage.event_log import append_events
 from sidecar.storage.lost_lines import restore_lost_lines
+from sidecar.storage.segment import segment
 
 BATCH = 250  # messages per batch written (on a helper thread while the walk goes on)
+TEXT = 5 + MESSAGE_FIELDS.index("text")  # where a message row (``Walk.inserts``) has the text
 MIN_MESSAGES_FOR_SHRINK = 4
 
 
@@ -66,6 +68,7 @@ class ChatUpdate:
         first_seen: str | None = None,
     ) -> None:
         self.catalog = stores.catalog
+        self.segments = stores.segments
         self.settings = settings
         self.location = location
         self.chat = chat
@@ -209,7 +212,10 @@ class ChatUpdate:
             walk.carried.add(uid)
             if walk.origin[j] is None:
                 self.result.edited_messages += 1
-        walk.inserts.append((uid, self.chat_id, walk.position, j + 1, line_hash, *record.values))
+        row = (uid, self.chat_id, walk.position, j + 1, line_hash, *record.values)
+        walk.inserts.append(row)
+        if self.segments is not None:
+            self._segment(walk, uid, row[TEXT], reused=reuse is not None)
         walk.problem_rows.extend(self._problem(j + 1, reason) for reason in record.problems)
         extensions = set(record.data)
         if reuse is not None:
@@ -221,6 +227,14 @@ class ChatUpdate:
             target = extsync.MessageTarget(uid, walk.position, items, fresh=fresh)
             self.exts.add(ext, target)
         walk.position += 1
+
+    def _segment(self, walk: Walk, uid: int, text: object, *, reused: bool) -> None:
+        """A bulk load: no trigger fills the catalog's segmentation table (``SegmentFill``)."""
+        assert self.segments is not None
+        if reused:
+            self.segments.exact = False
+        elif (segmented := segment(text)) is not None:
+            walk.segments.append((uid, segmented))
 
     @staticmethod
     def _reuse(walk: Walk, j: int) -> OldMessage | None:

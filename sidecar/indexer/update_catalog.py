@@ -18,6 +18,7 @@ from sidecar.indexer.versions import choose_encoding, pack_hashes
 from sidecar.sillytavern.chatfile import Scan
 from sidecar.sillytavern.discovery import ChatLocation
 from sidecar.storage.catalog_tables import chats, lines, messages, problems, versions
+from sidecar.storage.fts import INSERT_MESSAGE_SEGMENT
 from sidecar.storage.sqlite import executemany
 
 _INSERT_MESSAGE = (
@@ -48,6 +49,7 @@ class CatalogSide:
     ) -> None:
         self.catalog = stores.catalog
         self.line_store = stores.lines
+        self.segments = stores.segments
         self.location = location
         self.chat = chat
         self.chat_id = chat_id
@@ -98,6 +100,8 @@ class CatalogSide:
         new = self._unknown_lines(conn, batch.new_lines) if batch.new_lines else []
         encoding = self.line_store.encode_later([data for _, data in new]) if new else None
         executemany(conn, _INSERT_MESSAGE, batch.inserts)
+        if batch.segments:  # a bulk load: no trigger fills the segmentation table
+            executemany(conn, INSERT_MESSAGE_SEGMENT, batch.segments)
         if batch.moves:
             executemany(conn, _MOVE, batch.moves)
         if encoding is not None:
@@ -130,6 +134,8 @@ class CatalogSide:
         executemany(conn, _INSERT_LINE, rows)
 
     def delete_messages(self, conn: Connection, uids: list[int]) -> None:
+        if self.segments is not None:  # a bulk load: their segmentation rows would stay
+            self.segments.exact = False
         conn.execute(messages.delete().where(messages.c.msg_uid.in_(uids)))
 
     def message_uids(self, conn: Connection) -> list[int]:

@@ -19,6 +19,15 @@ from sidecar.storage.sqlite import fetchall
 DatabaseFor = Callable[[str], ExtensionDatabase | None]
 
 
+@dataclass
+class SegmentFill:
+    """A bulk load's own filling of the catalog's CJK segmentation table (``bulk``: its
+    full-text triggers are away). It stays exact while every message written is new; a message
+    rewritten or deleted meanwhile makes the rebuild at the end fill the table again instead."""
+
+    exact: bool = True
+
+
 @dataclass(frozen=True)
 class Stores:
     """Where indexed data goes: the catalog, the line store, each extension's database.
@@ -29,6 +38,7 @@ class Stores:
     lines: LineStore
     database_for: DatabaseFor
     extensions: Callable[[], list[str]] = list
+    segments: SegmentFill | None = None  # during a bulk load (``bulk``)
 
 
 @dataclass
@@ -110,12 +120,13 @@ class Walk:
     inserts: list[tuple[Any, ...]] = field(default_factory=list)
     moves: list[tuple[int, int, int]] = field(default_factory=list)  # (position, line_no, uid)
     unchecked: list[tuple[int, bytes]] = field(default_factory=list)  # lines read, not yet checked
+    segments: list[tuple[int, str]] = field(default_factory=list)  # (uid, CJK-segmented text)
     problem_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def take_batch(self) -> Batch:
         """The lines, messages and moves gathered so far, to write; the walk starts anew."""
-        batch = Batch(self.new_lines, self.inserts, self.moves, self.unchecked[:])
-        self.new_lines, self.inserts, self.moves = [], [], []
+        batch = Batch(self.new_lines, self.inserts, self.moves, self.unchecked[:], self.segments)
+        self.new_lines, self.inserts, self.moves, self.segments = [], [], [], []
         self.unchecked.clear()  # the same list: the file's line reader appends to it
         return batch
 
@@ -130,3 +141,4 @@ class Batch:
     unchecked: list[
         tuple[int, bytes]
     ]  # (index, line) read from the file, to check against the scan
+    segments: list[tuple[int, str]] = field(default_factory=list)  # bulk loads only (SegmentFill)

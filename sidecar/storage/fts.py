@@ -46,6 +46,8 @@ SEGMENT_CJK = True
 
 # A JSON string value; CASE keeps json_type() away from text that is not valid JSON.
 _IS_TEXT = "(CASE WHEN json_valid({v}) THEN json_type({v}) END = 'text')"
+# A bulk load (``sidecar.indexer.bulk``) fills the catalog's segmentation table as it writes.
+INSERT_MESSAGE_SEGMENT = "INSERT OR REPLACE INTO messages_fts_seg (msg_uid, text) VALUES (?, ?)"
 NAMESPACE_INDEX = (
     "CREATE INDEX IF NOT EXISTS ix_messages_namespaces ON messages (namespaces) "
     "WHERE namespaces != '[]'"
@@ -243,14 +245,29 @@ def _stored(cursor: Any, names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
     return {name: (kind, sql) for name, kind, sql in cursor.fetchall()}
 
 
-def _install(conn: Connection, schema: FtsSchema) -> None:
+def _install(conn: Connection, schema: FtsSchema, *, segments_filled: bool = False) -> None:
     """Leave ``schema`` in place: nothing to do when the stored definitions are exactly these;
-    otherwise drop whatever an older version made, create these and fill the index."""
+    otherwise drop whatever an older version made, create these and fill the index.
+    ``segments_filled``: when only triggers are missing (a bulk load dropped them), the side
+    table is taken as filled by the writer and kept; the triggers are put back and the index
+    rebuilt."""
     cursor = conn.connection.cursor()
     try:
         names = _ALL_NAMES[schema.table]
         stored = _stored(cursor, names)
-        if {name: sql for name, (_, sql) in stored.items()} == dict(schema.objects):
+        current = {name: sql for name, (_, sql) in stored.items()}
+        wanted = dict(schema.objects)
+        if current == wanted:
+            return
+        missing = [name for name in wanted if name not in current]
+        if (
+            segments_filled
+            and current.items() <= wanted.items()
+            and all(wanted[name].startswith("CREATE TRIGGER") for name in missing)
+        ):
+            for name in missing:
+                cursor.execute(wanted[name])
+            cursor.execute(f"INSERT INTO {schema.table}({schema.table}) VALUES ('rebuild')")
             return
         for name in names:
             if name in stored:
@@ -265,10 +282,12 @@ def _install(conn: Connection, schema: FtsSchema) -> None:
         cursor.close()
 
 
-def ensure_fts(conn: Connection, metadata: MetaData) -> None:
-    """Inside the transaction that opens a database: the full-text index of its family."""
+def ensure_fts(conn: Connection, metadata: MetaData, *, segments_filled: bool = False) -> None:
+    """Inside the transaction that opens a database: the full-text index of its family.
+    ``segments_filled``: see ``_install`` (the catalog's index only)."""
     if metadata.tables.get("messages") is catalog_tables.messages:
-        _install(conn, _catalog() if SEGMENT_CJK else _plain("messages_fts", _PLAIN_CATALOG))
+        schema = _catalog() if SEGMENT_CJK else _plain("messages_fts", _PLAIN_CATALOG)
+        _install(conn, schema, segments_filled=segments_filled and SEGMENT_CJK)
         conn.exec_driver_sql(NAMESPACE_INDEX)
     if metadata.tables.get("message_data") is indexed_tables.message_data:
         _install(conn, _data() if SEGMENT_CJK else _plain("data_fts", _PLAIN_DATA))

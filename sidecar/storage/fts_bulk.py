@@ -31,8 +31,17 @@ def suspend_fts(db: Database) -> None:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
 
 
-def restore_fts(db: Database) -> None:
+def restore_fts(db: Database, *, segments_filled: bool = False) -> None:
     """Rebuild the full-text index of ``db`` from its tables and put the triggers back (nothing
-    to do when they are in place)."""
+    to do when they are in place). ``segments_filled``: the catalog's segmentation table was
+    filled while its triggers were away (``sidecar.storage.fts.INSERT_MESSAGE_SEGMENT``)."""
     with db.write() as conn:
-        ensure_fts(conn, db.metadata)
+        ensure_fts(conn, db.metadata, segments_filled=segments_filled)
+
+
+def clear_segments(catalog: Database) -> None:
+    """Before a bulk load fills the catalog's segmentation table: rows left with no message
+    (there is none when a bulk load starts) are dropped."""
+    with catalog.write() as conn:
+        conn.exec_driver_sql("DELETE FROM messages_fts_seg WHERE msg_uid NOT IN "
+                             "(SELECT msg_uid FROM messages)")  # fmt: skip
