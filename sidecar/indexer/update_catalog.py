@@ -17,9 +17,9 @@ from sidecar.indexer.update_state import Batch, Stores, Walk
 from sidecar.indexer.versions import choose_encoding, pack_hashes
 from sidecar.sillytavern.chatfile import Scan
 from sidecar.sillytavern.discovery import ChatLocation
-from sidecar.storage.catalog_tables import chats, lines, messages, problems, versions
+from sidecar.storage.catalog_tables import chats, messages, problems, versions
 from sidecar.storage.fts import INSERT_MESSAGE_SEGMENT
-from sidecar.storage.sqlite import executemany
+from sidecar.storage.sqlite import executemany, fetchall
 
 _INSERT_MESSAGE = (
     "INSERT OR REPLACE INTO messages (msg_uid, chat_id, position, line_no, line_hash, "
@@ -116,11 +116,10 @@ class CatalogSide:
         unique = dict(new)
         known: set[bytes] = set()
         hashes = list(unique)
-        for start in range(0, len(hashes), 500):
+        for start in range(0, len(hashes), 500):  # SQLite's bound parameters: 999 at least
             chunk = hashes[start : start + 500]
-            known.update(
-                conn.execute(select(lines.c.hash).where(lines.c.hash.in_(chunk))).scalars()
-            )
+            sql = f"SELECT hash FROM lines WHERE hash IN ({', '.join('?' * len(chunk))})"
+            known.update(row[0] for row in fetchall(conn, sql, chunk))
         return [(digest, data) for digest, data in unique.items() if digest not in known]
 
     def _store_lines(
