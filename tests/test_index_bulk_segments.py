@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from sidecar.indexer import bulk, update
+from sidecar.storage import fts
 from sidecar.storage.fts_bulk import restore_fts, suspend_fts
-from tests.bulk_chats import index_one_by_one, same_state, write_root
+from tests.bulk_chats import CHATS, index_one_by_one, same_state, write_root
 from tests.index_harness import Harness
 
 
@@ -106,4 +107,23 @@ def test_restore_trusts_the_table_only_when_nothing_but_triggers_is_missing(
                      "hex(chat_id) AS chat FROM messages")  # fmt: skip
     restore_fts(catalog, segments_filled=True)  # more than triggers differ: everything rebuilt
     assert segments(h) == good
+    h.close()
+
+
+def test_an_index_without_segmentation_bulk_loads_without_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``benchmarks/query.py`` measures the index as it was before CJK segmentation: there is no
+    segmentation table then, and the walk fills none."""
+    monkeypatch.setattr(fts, "SEGMENT_CJK", False)
+    write_root(tmp_path / "st")
+    seen = record_rebuilds(monkeypatch)
+    h = Harness(tmp_path / "st", tmp_path / "plain")
+    assert h.scan().statuses == {"new": CHATS}
+    assert seen == [None]
+    assert not h.catalog_rows("SELECT name FROM sqlite_master WHERE name = 'messages_fts_seg'")
+    assert (
+        h.catalog_rows("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'dragon'")[0][0]
+        == CHATS
+    )
     h.close()

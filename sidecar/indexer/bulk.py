@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from sidecar.indexer.update_state import SegmentFill
+from sidecar.storage import fts
 from sidecar.storage.extension_db import Database, ExtensionDatabase
 from sidecar.storage.fts_bulk import clear_segments, restore_fts, suspend_fts
 from sidecar.storage.sqlite import fetchall
@@ -108,8 +109,10 @@ def bulk_load(indexer: ChatIndexer) -> Iterator[BulkLoad | None]:
     load = BulkLoad(original)
     log.info("first index of this database folder: a bulk load; search finds matches once it ends")
     suspend_fts(indexer.catalog)
-    clear_segments(indexer.catalog)
-    fill = SegmentFill()
+    # The walk fills the segmentation table, when the index has one (benchmarks can turn it off).
+    fill = SegmentFill() if fts.SEGMENT_CJK else None
+    if fill is not None:
+        clear_segments(indexer.catalog)
     indexer.stores = dataclasses.replace(original, database_for=load.database_for, segments=fill)
     indexer.database_for = load.database_for
     try:
@@ -117,7 +120,7 @@ def bulk_load(indexer: ChatIndexer) -> Iterator[BulkLoad | None]:
     finally:
         indexer.stores, indexer.database_for = original, original.database_for
         started = time.monotonic()
-        filled = indexer.catalog if fill.exact else None
+        filled = indexer.catalog if fill is not None and fill.exact else None
         rebuild([indexer.catalog, *load.suspended.values()], filled=filled)
         if load.suspended:
             _record(indexer.catalog, [])
