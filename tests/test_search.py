@@ -119,6 +119,11 @@ def test_text_and_data_hits_with_snippets(env: Env) -> None:
     )
     scores = [i["score"] for i in items]
     assert scores == sorted(scores, reverse=True)
+    for item in items:  # each hit has its message's date, as the messages route gives it
+        dated = env.h.catalog_rows("SELECT send_date FROM messages WHERE chat_id = ? AND "
+                                   "position = ?", item["chatId"], item["position"])  # fmt: skip
+        assert item["sendDate"]
+        assert item["sendDate"] == dated[0][0]
 
 
 def test_swipe_values_and_non_strings(env: Env) -> None:

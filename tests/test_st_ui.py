@@ -68,6 +68,7 @@ def test_search_then_click_opens_the_chat_at_the_message(
     assert "Aria" in result.text
     assert target in result.text
     assert result.find_element("css selector", "mark").text.lower() == "quetzalcoatl"
+    assert result.find_element("css selector", ".sidecar-result-date").text.strip()  # at once
     shots.take(page, "search")
     # The filters narrow the same search (sidecar applies them): another character, a later day.
     select(page, "#sidecar_search_owner", "c:纪长昼")

@@ -37,7 +37,7 @@
  * @typedef {{chatId: string, user: string, position: number, swipe: number, selected: boolean,
  *   key: string, value: JsonValue}} DataItem
  * @typedef {{chatId: string, user: string, position: number, swipe: number|null, where: string,
- *   snippet: string, score: number}} SearchHit
+ *   snippet: string, score: number, sendDate: string|null}} SearchHit
  * @typedef {{value: JsonValue, seenAt: string, replacedAt: string|null, reason: string|null,
  *   swipe: number|null}} ValueVersion
  * @typedef {{chatId: string, state: string, shrunkFrom: number|null, messageCount: number,

@@ -1,25 +1,8 @@
 // search-data.js: what the search view needs besides the hits: the character and group
-// choices, and each hit's message date (cached; a few requests at a time).
+// choices. (Each hit carries its message's date.)
 
 import { t } from '../../../i18n.js';
-import { allChats, client, context, folderOf } from './api.js';
-
-const PARALLEL = 6; // a browser opens at most six connections to one host
-const dates = new Map(); // "chatId:position" -> sendDate (messages move rarely; good enough)
-
-/** Run `work` on every item, at most `PARALLEL` at a time; results in item order. */
-async function pooled(items, work) {
-    const results = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await work(items[index]);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
-    return results;
-}
+import { allChats, context, folderOf } from './api.js';
 
 /** `[value, label]` for every character and group that has indexed chats, by name. */
 export async function ownerOptions() {
@@ -36,15 +19,4 @@ export async function ownerOptions() {
         }
     }
     return [...options].sort((a, b) => a[1].localeCompare(b[1]));
-}
-
-/** The send date of each hit's message, keyed "chatId:position". */
-export async function messageDates(hits) {
-    const wanted = [...new Set(hits.map((hit) => `${hit.chatId}:${hit.position}`))].filter((key) => !dates.has(key));
-    await pooled(wanted, async (key) => {
-        const [chatId, position] = [key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1))];
-        const page = await client.listMessages(chatId, { from: position, to: position, limit: 1 });
-        dates.set(key, page.items[0]?.sendDate ?? null);
-    });
-    return dates;
 }

@@ -7,7 +7,7 @@ import { Popup, POPUP_TYPE } from '../../../popup.js';
 import { allChats, client, describeError, isUnavailable, logError, ownerName } from './api.js';
 import { debounce, el, formatDateTime, snippet } from './dom.js';
 import { openIndexedChat, showMessage } from './navigate.js';
-import { messageDates, ownerOptions } from './search-data.js';
+import { ownerOptions } from './search-data.js';
 
 const PAGE = 20;
 const MAX_HITS = 100; // sidecar answers at most 100 hits per search
@@ -63,16 +63,6 @@ async function findHits(q, filters, limit) {
     };
 }
 
-/** Fill in each shown result's message date (a request per message not seen before). */
-async function fillDates(results, hits) {
-    const dates = await messageDates(hits);
-    for (const node of results.querySelectorAll('.sidecar-result')) {
-        const date = dates.get(`${node.dataset.chatId}:${node.dataset.position}`);
-        const slot = node.querySelector('.sidecar-result-date');
-        if (slot && date) slot.textContent = formatDateTime(date);
-    }
-}
-
 function resultView(hit, onOpen) {
     const where = hit.where === 'text' ? t`message ${hit.position + 1}` : t`message ${hit.position + 1}, swipe ${(hit.swipe ?? 0) + 1}, ${hit.where}`;
     return el('div', {
@@ -84,7 +74,7 @@ function resultView(hit, onOpen) {
     el('div', { className: 'sidecar-result-head' },
         el('b', { className: 'sidecar-result-owner', text: ownerName(hit.chat) }),
         el('span', { className: 'sidecar-result-chat', text: hit.chat.fileName }),
-        el('span', { className: 'sidecar-result-date', text: '' }),
+        el('span', { className: 'sidecar-result-date', text: hit.sendDate ? formatDateTime(hit.sendDate) : '' }),
         el('span', { className: 'sidecar-result-where', text: where })),
     snippet(hit.snippet));
 }
@@ -134,7 +124,6 @@ export async function openSearch(initialQuery = '') {
                     : found.hits.length === 1 ? t`1 match.` : t`${found.hits.length} matches.`;
             results.dataset.query = q; // results for this query (and these filters) are on screen
             results.dataset.filters = [filters.owner, filters.namespace, filters.from, filters.to].map((f) => f.value).join('|');
-            fillDates(results, found.hits).catch((error) => { if (!isUnavailable(error)) logError('dates', error); });
         } catch (error) {
             if (run !== state.run) return;
             if (!isUnavailable(error)) logError('search', error);

@@ -115,10 +115,10 @@ def data_hits(
         return []
     # Positions and users from the catalog; values of messages it no longer has are dropped.
     places = {
-        (r[0], r[1]): (r[2], r[3])
+        (r[0], r[1]): (r[2], r[3], r[4])
         for r in run(
             catalog,
-            "SELECT m.msg_uid, m.chat_id, m.position, c.user FROM messages m "
+            "SELECT m.msg_uid, m.chat_id, m.position, c.user, m.send_date FROM messages m "
             "JOIN chats c ON c.chat_id = m.chat_id "
             "WHERE m.msg_uid IN (SELECT value FROM json_each(?))",
             [ids_json(sorted({row[1] for row in found}))],
@@ -128,7 +128,7 @@ def data_hits(
     for chat_id, msg_uid, swipe, name, key, extension, rowid, score in found:
         place = places.get((msg_uid, chat_id))
         if place is not None:
-            position, user = place
-            hit = Hit(chat_id, user, position, swipe, f"{name}.{key}", "", -score)
+            position, user, sent = place
+            hit = Hit(chat_id, user, position, swipe, f"{name}.{key}", "", -score, sent)
             hits.append(Found(hit, extension, rowid, match))
     return hits

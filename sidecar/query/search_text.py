@@ -52,20 +52,20 @@ def text_hits(catalog: Connection, match: str, scope: Scope, limit: int) -> list
     if not best:
         return []
     uids = [uid for uid, _ in best]
-    places: dict[int, tuple[str, str, int]] = {
-        r[0]: (r[1], r[2], r[3])
+    places: dict[int, tuple[str, str, int, str | None]] = {
+        r[0]: (r[1], r[2], r[3], r[4])
         for r in run(
             catalog,
-            "SELECT m.msg_uid, m.chat_id, c.user, m.position FROM messages m "
+            "SELECT m.msg_uid, m.chat_id, c.user, m.position, m.send_date FROM messages m "
             "JOIN chats c ON c.chat_id = m.chat_id "
             "WHERE m.msg_uid IN (SELECT value FROM json_each(?))",
             [ids_json(uids)],
         )
     }
-    return [
-        Found(
-            Hit(*places[uid], swipe=None, where="text", snippet="", score=-score), None, uid, match
-        )
-        for uid, score in best
-        if uid in places
-    ]
+    found = []
+    for uid, score in best:
+        if uid in places:
+            chat_id, user, position, sent = places[uid]
+            hit = Hit(chat_id, user, position, None, "text", "", -score, sent)
+            found.append(Found(hit, None, uid, match))
+    return found

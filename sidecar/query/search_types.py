@@ -15,6 +15,7 @@ class Hit:
     where: str
     snippet: str
     score: float
+    send_date: str | None = None  # of the message (normalized UTC), so a page needs no lookup
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -25,6 +26,7 @@ class Hit:
             "where": self.where,
             "snippet": self.snippet,
             "score": self.score,
+            "sendDate": self.send_date,
         }
 
 
