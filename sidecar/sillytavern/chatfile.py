@@ -134,7 +134,7 @@ class ChatFile:
         """Line ``index`` alone, read at its offset (or kept by the scan)."""
         if scan.raw is not None:
             self._handed_out.append(index)
-            return _strip(scan, index)
+            return _strip(scan.raw, index, bom=scan.bom)
         start, end = scan.offsets[index], scan.offsets[index + 1]
         data = os.pread(self._file.fileno(), end - start, start)
         line = data[:-1] if data.endswith(b"\n") else data
@@ -179,7 +179,7 @@ class ChatFile:
             for index in range(len(scan.raw)):
                 if wanted is None or (index < len(wanted) and wanted[index]):
                     self._handed_out.append(index)
-                    yield index, _strip(scan, index)
+                    yield index, _strip(scan.raw, index, bom=scan.bom)
             return
         if scan is not None and wanted is not None and sum(wanted) * 8 < len(wanted):
             for index, flag in enumerate(wanted):
@@ -203,11 +203,10 @@ class ChatFile:
             raise ChatFileChanged(f"{self.path} lost lines while it was read")
 
 
-def _strip(scan: Scan, index: int) -> bytes:
+def _strip(raw: list[bytes], index: int, *, bom: bool) -> bytes:
     """Kept line ``index`` without its newline (and the BOM, for line 0)."""
-    raw = scan.raw[index] if scan.raw is not None else b""
-    line = raw[:-1] if raw.endswith(b"\n") else raw
-    return line[len(BOM) :] if index == 0 and scan.bom else line
+    line = raw[index][:-1] if raw[index].endswith(b"\n") else raw[index]
+    return line[len(BOM) :] if index == 0 and bom else line
 
 
 def check_lines(scan: Scan, lines: Sequence[tuple[int, bytes]]) -> None:
