@@ -44,16 +44,21 @@ function dayBound(value, end) {
     return value ? new Date(`${value}T${end ? '23:59:59.999' : '00:00:00'}`).toISOString() : undefined;
 }
 
-/** The hits for `q` under the filters (sidecar applies them all), best first, with their chat. */
-async function findHits(q, filters, limit) {
+/** The filters' values now: a search uses (and labels its results with) the values it started with. */
+function filterValues(filters) {
+    return { owner: filters.owner.value, namespace: filters.namespace.value, from: filters.from.value, to: filters.to.value };
+}
+
+/** The hits for `q` under the filter values (sidecar applies them all), best first, with their chat. */
+async function findHits(q, values, limit) {
     let chats = await allChats();
-    const owner = filters.owner.value;
+    const owner = values.owner;
     const hits = (await client.search(q, {
-        namespace: filters.namespace.value || undefined,
+        namespace: values.namespace || undefined,
         character: owner.startsWith('c:') ? owner.slice(2) : undefined,
         groupId: owner.startsWith('g:') ? owner.slice(2) : undefined,
-        dateFrom: dayBound(filters.from.value, false),
-        dateTo: dayBound(filters.to.value, true),
+        dateFrom: dayBound(values.from, false),
+        dateTo: dayBound(values.to, true),
         limit,
     })).items;
     if (hits.some((hit) => !chats.has(hit.chatId))) chats = await allChats({ fresh: true }); // a new chat
@@ -111,8 +116,9 @@ export async function openSearch(initialQuery = '') {
             return;
         }
         state.loading = true;
+        const values = filterValues(filters); // a date typed meanwhile starts its own search
         try {
-            const found = await findHits(q, filters, state.limit);
+            const found = await findHits(q, values, state.limit);
             if (run !== state.run) return;
             state.query = q;
             state.raw = found.raw;
@@ -123,7 +129,7 @@ export async function openSearch(initialQuery = '') {
                 : found.raw >= MAX_HITS ? t`The best ${found.hits.length} matches; add words to narrow the search.`
                     : found.hits.length === 1 ? t`1 match.` : t`${found.hits.length} matches.`;
             results.dataset.query = q; // results for this query (and these filters) are on screen
-            results.dataset.filters = [filters.owner, filters.namespace, filters.from, filters.to].map((f) => f.value).join('|');
+            results.dataset.filters = [values.owner, values.namespace, values.from, values.to].join('|');
         } catch (error) {
             if (run !== state.run) return;
             if (!isUnavailable(error)) logError('search', error);
