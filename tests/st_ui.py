@@ -110,6 +110,15 @@ def close_popups(page: Browser) -> None:
     page.wait("!document.querySelector('dialog.popup[open]')", what="popups to close")
 
 
+def alarm_for(page: Browser, name: str) -> str:
+    """The loss alarm's text for the chat ``name``, once its toast is shown."""
+    return str(page.wait(
+        "[...document.querySelectorAll('.sidecar-alarm-text')].map(e => e.textContent)"
+        f".find(t => t.includes({js(name)}))",
+        timeout=60, what=f"the loss alarm for {name}",
+    ))  # fmt: skip
+
+
 def clear_toasts(page: Browser) -> None:
     page.driver.execute_script(
         "toastr.clear(); document.getElementById('toast-container')?.remove();"

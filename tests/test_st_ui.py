@@ -17,6 +17,7 @@ from tests.st_files import header, message, swiped
 from tests.st_harness import StEnv
 from tests.st_ui import (
     Screenshots,
+    alarm_for,
     aria,
     clear_toasts,
     click,
@@ -105,6 +106,9 @@ def test_restore_a_version_as_a_new_chat(
     probe.wait_indexed(name, 2)
     original = sillytavern.user_dir / "chats" / "Aria" / f"{name}.jsonl"
     before = original.read_bytes()
+    # The truncation raises the loss alarm; its toast would take the clicks below.
+    assert " lost 5 messages at " in alarm_for(page, name)
+    clear_toasts(page)
 
     open_drawer(page)
     click(page, "#sidecar_settings .sidecar-open-history")
@@ -126,7 +130,6 @@ def test_restore_a_version_as_a_new_chat(
         "document.querySelector('#sidecar_diff .sidecar-change[data-kind=changed] ins')"
     )
     assert element(page, ".sidecar-version.sidecar-shrunk .sidecar-badge").text
-    clear_toasts(page)  # the alarm about the truncation above
     shots.take(page, "history")
 
     click(page, f".sidecar-version[data-version='{middle}'] .sidecar-restore")
@@ -158,14 +161,6 @@ def _overwrite_with_header(env: StEnv, file_name: str) -> None:
         http.close()
 
 
-def _alarm_for(page: Browser, name: str) -> str:
-    return str(page.wait(
-        "[...document.querySelectorAll('.sidecar-alarm-text')].map(e => e.textContent)"
-        f".find(t => t.includes({js(name)}))",
-        timeout=60, what=f"the loss alarm for {name}",
-    ))  # fmt: skip
-
-
 def test_a_chat_overwritten_by_its_header_raises_the_loss_alarm(
     page: Browser, probe: Probe, sillytavern: StEnv, shots: Screenshots
 ) -> None:
@@ -177,7 +172,7 @@ def test_a_chat_overwritten_by_its_header_raises_the_loss_alarm(
     probe.wait_indexed(current, 5)
 
     _overwrite_with_header(sillytavern, other)
-    text = _alarm_for(page, other)
+    text = alarm_for(page, other)
     assert re.fullmatch(rf"Aria: {re.escape(other)} lost 8 messages at \d{{1,2}}:\d\d.*", text), (
         text
     )
@@ -186,7 +181,7 @@ def test_a_chat_overwritten_by_its_header_raises_the_loss_alarm(
     )
     shots.take(page, "loss-alarm")
     _overwrite_with_header(sillytavern, current)
-    assert " lost 5 messages at " in _alarm_for(page, current)
+    assert " lost 5 messages at " in alarm_for(page, current)
 
     page.driver.execute_script(
         "[...document.querySelectorAll('.sidecar-alarm')]"

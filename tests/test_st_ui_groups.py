@@ -10,6 +10,7 @@ from tests.browser import Browser, js
 from tests.probe import Probe, unique
 from tests.st_harness import StEnv
 from tests.st_ui import (
+    alarm_for,
     aria,
     clear_toasts,
     click,
@@ -54,6 +55,8 @@ def test_a_group_chat_opens_from_search_and_restores_into_the_group(
     probe.wait_indexed(chat, 1)
     group_file = sillytavern.user_dir / "group chats" / f"{chat}.jsonl"
     before = group_file.read_bytes()
+    assert " lost 5 messages at " in alarm_for(page, chat)  # its toast would take the click
+    clear_toasts(page)
     click(page, "#sidecar_settings .sidecar-open-history")
     page.wait("document.getElementById('sidecar_timeline')?.dataset.loaded >= 2")
     six = page.value(
