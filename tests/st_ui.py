@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from selenium.common.exceptions import ElementClickInterceptedException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
@@ -51,9 +52,24 @@ def element(page: Browser, css: str, timeout: float = 30) -> WebElement:
 
 
 def click(page: Browser, css: str, timeout: float = 30) -> None:
+    """Click the element as a person would: once nothing covers it any more (a panel still
+    sliding in, a toast fading out); still covered at the timeout fails with what covers it."""
     target = element(page, css, timeout)
     page.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", target)
-    target.click()
+    covered: list[ElementClickInterceptedException] = []
+
+    def clicked() -> bool:
+        try:
+            target.click()
+        except ElementClickInterceptedException as exc:
+            covered[:] = [exc]
+            return False
+        return True
+
+    try:
+        page.wait_for(clicked, timeout, f"{css} to take a click")
+    except TimeoutError as exc:
+        raise covered[0] from exc
 
 
 def type_text(page: Browser, css: str, text: str) -> None:
