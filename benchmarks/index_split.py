@@ -243,7 +243,8 @@ def main() -> None:
                 runs[split].append(index_once(root, work / f"db-{split}", split))
                 figures = ", ".join(f"{k} {v:.2f} s" for k, v in runs[split][-1].items())
                 print(f"  {'split     ' if split else 'in-process'}  {figures}")
-        same = stored(work / "db-False") == stored(work / "db-True")
+        rows = stored(work / "db-False")
+        same = rows == stored(work / "db-True")
         print("\nfull index, in-process vs extension writes in a second process:")
         for split, label in ((False, "in-process"), (True, "split     ")):
             walls = [r["wall"] for r in runs[split]]
@@ -261,7 +262,9 @@ def main() -> None:
         med = {s: statistics.median(r["wall"] for r in runs[s]) for s in runs}
         print(f"  split / in-process: best {best[True] / best[False]:.2f}x, "
               f"median {med[True] / med[False]:.2f}x (below 1: the split is faster)")  # fmt: skip
-        print(f"  the same rows stored in both modes: {'yes' if same else 'NO'}")
+        values = sum(counts[0] for counts in rows.values())
+        print(f"  the same rows stored in both modes: {'yes' if same else 'NO'} "
+              f"({len(rows)} extension databases, {values:,} message values)")  # fmt: skip
         handsoff.check(manifest)
     finally:
         shutil.rmtree(work, ignore_errors=True)
