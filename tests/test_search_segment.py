@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
+import re
 
-from sidecar.storage.segment import _RUN, SEPARATOR, has_cjk, segment, unsegment
+from sidecar.storage.segment import _ANY, _CJK, SEPARATOR, has_cjk, segment, unsegment
 
 
 def test_cjk_characters_become_tokens() -> None:
@@ -31,6 +32,31 @@ def test_the_quick_check_never_skips_cjk() -> None:
     rng = random.Random(7)
     for _ in range(20_000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6)))
-        expected = _RUN.search(text) is not None
+        expected = _ANY.search(text) is not None
         assert (segment(text) is not None) == expected, repr(text)
         assert has_cjk(text) == expected, repr(text)
+
+
+def _by_runs(text: str) -> str:
+    """The definition: a separator before, between and after the characters of each CJK run."""
+    z = SEPARATOR
+    return re.sub(f"[{_CJK}]+", lambda run: z + z.join(run.group()) + z, text)
+
+
+def test_segment_is_its_definition() -> None:
+    """Exactly the run-by-run form; where the text already had zero-width spaces next to a CJK
+    character it may hold fewer of them, which gives the tokenizer the same tokens."""
+    alphabet = [chr(c) for c in (*range(0x20, 0x80), 0x200B, *range(0x3000, 0x3010),
+                                 *range(0x4E00, 0x4E10), 0xAC00, 0x1F600, 0x20000)]  # fmt: skip
+    rng = random.Random(11)
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        found, wanted = segment(text), _by_runs(text)
+        if found is None:
+            assert wanted == text, repr(text)
+        elif SEPARATOR not in text:
+            assert found == wanted, repr(text)
+        else:
+            assert [t for t in found.split(SEPARATOR) if t] == [
+                t for t in wanted.split(SEPARATOR) if t
+            ], repr(text)

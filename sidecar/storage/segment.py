@@ -38,8 +38,9 @@ _CJK = (
     "\U0001b000-\U0001b16f"  # kana supplement and extensions
     "\U00020000-\U0003134f"  # CJK extensions B to H, compatibility supplement
 )
-_RUN = re.compile(f"[{_CJK}]+")
 _ANY = re.compile(f"[{_CJK}]")
+_AROUND = SEPARATOR + r"\g<0>" + SEPARATOR
+_TWICE = SEPARATOR * 2
 
 # A quick look at UTF-8 lead bytes rules most text out before the regular expression (which
 # costs ~10 ns a character, and runs on every message and value indexed). Every character above
@@ -53,17 +54,15 @@ def _may_have_cjk(text: str) -> bool:
     return bool(text.encode("utf-8", "surrogatepass").translate(None, _NOT_LEADS))
 
 
-def _split(match: re.Match[str]) -> str:
-    return SEPARATOR + SEPARATOR.join(match.group()) + SEPARATOR
-
-
 def segment(text: object) -> str | None:
     """``text`` with a separator around every CJK character; None when there is nothing to
     separate (not a string, or no CJK character), so callers index the text as it is."""
     if not isinstance(text, str) or text.isascii() or not _may_have_cjk(text):
         return None
-    result, count = _RUN.subn(_split, text)
-    return result if count else None
+    # A separator on each side of every CJK character, then one where two meet: the template
+    # runs in C, where a callback per run cost a quarter more (measured over a benchmark root).
+    result, count = _ANY.subn(_AROUND, text)
+    return result.replace(_TWICE, SEPARATOR) if count else None
 
 
 def has_cjk(text: str) -> bool:
