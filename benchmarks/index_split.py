@@ -104,10 +104,17 @@ class Split:
     def send(self, *message: Any) -> None:
         self.pipe.send_bytes(msgspec.msgpack.encode(message))
 
+    def answer(self) -> Any:
+        """The child's answer; a child that died ends the benchmark instead of hanging it."""
+        while not self.pipe.poll(1.0):
+            if not self.child.is_alive():
+                raise SystemExit(f"the child process died (exit code {self.child.exitcode})")
+        return msgspec.msgpack.decode(self.pipe.recv_bytes())
+
     def quit(self) -> float:
         """Stop the child; its CPU seconds."""
         self.send("quit", "", "", "", "", None)
-        cpu = float(msgspec.msgpack.decode(self.pipe.recv_bytes()))
+        cpu = float(self.answer())
         self.child.join()
         return cpu
 
@@ -148,7 +155,7 @@ class Split:
             return
         started = time.perf_counter()
         self.send("commit", "", "", "", "", None)
-        written, deleted, history = msgspec.msgpack.decode(self.pipe.recv_bytes())
+        written, deleted, history = self.answer()
         self.waited += time.perf_counter() - started
         side.result.data_written += written
         side.result.data_deleted += deleted
