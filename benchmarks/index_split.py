@@ -17,7 +17,7 @@ a bulk load and runs it beside the in-process index, alternating, on the same da
 Only this benchmark wires it, by replacing three methods of ``ExtensionSide`` while it runs: a
 kill, a full disk or a crashed child are not handled (what building it in would add). It prints
 each mode's runs, the child's CPU, how long the parent waited for the child, and whether both
-modes stored the same rows.
+modes left the same databases (``tests.dbdump``, integrity checks included).
 
 Run:  python benchmarks/index_split.py [--scale 1.0] [--runs 3] [--root DIR]
 """
@@ -27,11 +27,10 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import shutil
-import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
@@ -48,6 +47,7 @@ from sidecar.indexer.update_extensions import ExtensionSide
 from sidecar.sillytavern.discovery import ChatLocation
 from sidecar.storage.sqlite import SqliteOptions, write_engine
 from tests import handsoff
+from tests.dbdump import differences, dump_folder
 
 _TARGETS = msgspec.msgpack.Decoder(list[extsync.MessageTarget])
 
@@ -162,29 +162,28 @@ class Split:
         side.result.history += history
 
 
+def _as_method(call: Callable[..., None]) -> Callable[..., None]:
+    """A plain function, which an instance passes itself to: ``side.flush(x)`` is
+    ``call(side, x)`` (a bound method of ``Split`` on the class would not get ``side``)."""
+
+    def method(side: ExtensionSide, *args: Any, **kwargs: Any) -> None:
+        call(side, *args, **kwargs)
+
+    return method
+
+
 @contextmanager
 def installed(split: Split) -> Iterator[None]:
+    """``ExtensionSide``'s writes go to ``split`` while inside; its exit lets the child commit
+    (or roll back) before the catalog does."""
     saved = ExtensionSide.flush, ExtensionSide.sync_chat_level, ExtensionSide.__exit__
-    original_exit = saved[2]
-
-    def flush(
-        side: ExtensionSide,
-        gone: str = "message_deleted",
-        targets: dict[str, list[extsync.MessageTarget]] | None = None,
-    ) -> None:
-        split.flush(side, gone, targets)
-
-    def sync_chat_level(
-        side: ExtensionSide, location: ChatLocation, header: Any, previous: Any, gone: str
-    ) -> None:
-        split.sync_chat_level(side, location, header, previous, gone)
 
     def leave(side: ExtensionSide, exc_type: Any, exc: Any, tb: Any) -> bool | None:
         split.leave(side, exc_type is not None)
-        return original_exit(side, exc_type, exc, tb)
+        return saved[2](side, exc_type, exc, tb)
 
-    ExtensionSide.flush = flush  # type: ignore[method-assign,assignment]
-    ExtensionSide.sync_chat_level = sync_chat_level  # type: ignore[method-assign,assignment]
+    ExtensionSide.flush = _as_method(split.flush)  # type: ignore[method-assign]
+    ExtensionSide.sync_chat_level = _as_method(split.sync_chat_level)  # type: ignore[method-assign]
     ExtensionSide.__exit__ = leave  # type: ignore[method-assign]
     try:
         yield
@@ -211,23 +210,18 @@ def index_once(root: Path, db_dir: Path, split: bool) -> dict[str, float]:
     return run
 
 
-def stored(db_dir: Path) -> dict[str, tuple[int, ...]]:
-    """Per extension database: rows and value bytes of the indexed tables, full-text rows."""
-    queries = (
-        "SELECT count(*), coalesce(sum(length(value)), 0) FROM message_data",
-        "SELECT count(*), coalesce(sum(length(value)), 0) FROM chat_data",
-        "SELECT count(*) FROM data_fts",
+def compared(first: Path, second: Path) -> tuple[list[str], int, int]:
+    """Where the two database folders differ (``tests.dbdump``: everything a user reads, the
+    versions and history, and the integrity checks of both), how many extension databases and
+    message values they hold."""
+    a = dump_folder(first)
+    b = dump_folder(second)
+    found = differences(a, b) + [f"fault: {f}" for f in (*a["faults"], *b["faults"])]
+    extensions = a["current"]["extensions"]
+    values = sum(
+        len(rows) for ext in extensions.values() for rows in ext.get("messages", {}).values()
     )
-    found: dict[str, tuple[int, ...]] = {}
-    for path in sorted(db_dir.rglob("*.db")):
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-            if "message_data" in tables:
-                found[path.name] = tuple(n for q in queries for n in conn.execute(q).fetchone())
-        finally:
-            conn.close()
-    return found
+    return found, len(extensions), values
 
 
 def main() -> None:
@@ -250,8 +244,7 @@ def main() -> None:
                 runs[split].append(index_once(root, work / f"db-{split}", split))
                 figures = ", ".join(f"{k} {v:.2f} s" for k, v in runs[split][-1].items())
                 print(f"  {'split     ' if split else 'in-process'}  {figures}")
-        rows = stored(work / "db-False")
-        same = rows == stored(work / "db-True")
+        found, databases, values = compared(work / "db-False", work / "db-True")
         print("\nfull index, in-process vs extension writes in a second process:")
         for split, label in ((False, "in-process"), (True, "split     ")):
             walls = [r["wall"] for r in runs[split]]
@@ -269,9 +262,10 @@ def main() -> None:
         med = {s: statistics.median(r["wall"] for r in runs[s]) for s in runs}
         print(f"  split / in-process: best {best[True] / best[False]:.2f}x, "
               f"median {med[True] / med[False]:.2f}x (below 1: the split is faster)")  # fmt: skip
-        values = sum(counts[0] for counts in rows.values())
-        print(f"  the same rows stored in both modes: {'yes' if same else 'NO'} "
-              f"({len(rows)} extension databases, {values:,} message values)")  # fmt: skip
+        print(f"  the same databases in both modes: {'NO' if found else 'yes'} "
+              f"({databases} extension databases, {values:,} message values)")  # fmt: skip
+        for line in found:
+            print(f"    {line}")
         handsoff.check(manifest)
     finally:
         shutil.rmtree(work, ignore_errors=True)

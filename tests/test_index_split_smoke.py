@@ -1,5 +1,5 @@
 """``benchmarks/index_split.py`` briefly, so the measurement behind issue 15's closing note stays
-reproducible: both modes must index every chat and store the same extension rows."""
+reproducible: both modes must index every chat and leave the same databases (``tests.dbdump``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def test_index_split_smoke(tmp_path: Path) -> None:
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     found = re.search(
-        r"^  the same rows stored in both modes: yes \((\d+) extension databases, ([\d,]+) "
+        r"^  the same databases in both modes: yes \((\d+) extension databases, ([\d,]+) "
         r"message values\)$",
         out,
         re.M,
